@@ -1,0 +1,3 @@
+from zeroloop.cli import main
+
+main()

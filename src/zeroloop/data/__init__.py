@@ -1,0 +1,1 @@
+"""Data stages: chunk I/O, preprocessing, bucket shuffle, RL window, loader."""
