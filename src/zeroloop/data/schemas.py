@@ -35,7 +35,9 @@ def position_shard_schema(board_size: int) -> pa.Schema:
     """One row per position, everything in the mover's frame (mover connects top-bottom).
 
     board: int8 [N*N] (+1 mover, -1 opponent, 0 empty); policy: float32 [N*N+1];
-    value: outcome for the mover (+1 won); q: search value for the mover (NaN if none).
+    value: outcome for the mover (+1 won); q: search value for the mover (NaN if none);
+    final_board: int8 [N*N] the game's last position in this position's mover frame
+    (target of the auxiliary ownership head).
     """
     cells = board_size * board_size
     return pa.schema(
@@ -46,6 +48,7 @@ def position_shard_schema(board_size: int) -> pa.Schema:
             pa.field("value", pa.float32(), nullable=False),
             pa.field("q", pa.float32(), nullable=False),
             pa.field("weight", pa.float32(), nullable=False),
+            pa.field("final_board", pa.list_(pa.int8(), cells), nullable=False),
             pa.field("game_id", pa.string(), nullable=False),
             pa.field("ply", pa.int16(), nullable=False),
             pa.field("game_length", pa.int16(), nullable=False),
