@@ -1,0 +1,119 @@
+"""`zeroloop run`, `zeroloop sl`, `zeroloop serve`, `zeroloop status`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from zeroloop.cli.common import ConfigOption, SetOption, console, load_config_or_exit
+
+RunDirOption = Annotated[Path, typer.Option("--run-dir", "-r", help="Run directory (created if new).")]
+
+
+def run(
+    config: ConfigOption = Path("configs/quick.yaml"),
+    run_dir: RunDirOption = Path("runs/quick"),
+    set_: SetOption = None,
+    generations: Annotated[int | None, typer.Option(help="Generations (default: config's).")] = None,
+    selfplay: Annotated[bool, typer.Option("--selfplay/--no-selfplay", help="Play self-play games.")] = True,
+    preprocessing: Annotated[
+        bool, typer.Option("--preprocessing/--no-preprocessing", help="Turn games into positions.")
+    ] = True,
+    trmph_processing: Annotated[
+        bool,
+        typer.Option("--trmph-processing/--no-trmph-processing", help="Include data.trmph_dirs game files."),
+    ] = True,
+    shuffling: Annotated[bool, typer.Option("--shuffling/--no-shuffling", help="Bucket-shuffle.")] = True,
+    training: Annotated[bool, typer.Option("--training/--no-training", help="Train a model.")] = True,
+    evaluation: Annotated[
+        bool, typer.Option("--evaluation/--no-evaluation", help="Arena vs the best model.")
+    ] = True,
+    cleanup: Annotated[
+        bool, typer.Option("--cleanup/--no-cleanup", help="Remove intermediate files after success.")
+    ] = True,
+    selfplay_dir: Annotated[
+        Path | None, typer.Option(help="Existing self-play directory to use instead of playing.")
+    ] = None,
+    force: Annotated[
+        list[str] | None, typer.Option(help="Redo this stage even if finished (repeatable).")
+    ] = None,
+) -> None:
+    """Run the whole loop in this process (local Ray, Prefect without a server).
+
+    Run the same command again to resume: finished stages are skipped, a half-done
+    stage continues from what is on disk.
+    """
+    load_config_or_exit(config, set_)  # fail fast with a clear message
+    from zeroloop.flows.rl_loop import rl_loop
+
+    result = rl_loop(
+        config_path=str(config),
+        run_dir=str(run_dir),
+        generations=generations,
+        overrides=set_ or [],
+        selfplay=selfplay,
+        preprocessing=preprocessing,
+        trmph_processing=trmph_processing,
+        shuffling=shuffling,
+        training=training,
+        evaluation=evaluation,
+        cleanup=cleanup,
+        selfplay_dir=str(selfplay_dir) if selfplay_dir else None,
+        force=force or [],
+    )
+    console.print(f"run finished: best model is generation {result['best_generation']}")
+    status(run_dir)
+
+
+def sl(
+    trmph_dirs: Annotated[list[Path], typer.Argument(help="Directories (or files) of TRMPH games.")],
+    config: ConfigOption = Path("configs/sl.yaml"),
+    run_dir: RunDirOption = Path("runs/sl"),
+    set_: SetOption = None,
+    force: Annotated[list[str] | None, typer.Option(help="Redo this stage (repeatable).")] = None,
+) -> None:
+    """Supervised training from TRMPH files (self-play disabled): preprocess, shuffle, train, evaluate."""
+    load_config_or_exit(config, set_)
+    from zeroloop.flows.rl_loop import sl_train
+
+    sl_train(
+        config_path=str(config),
+        run_dir=str(run_dir),
+        trmph_dirs=[str(d) for d in trmph_dirs],
+        overrides=set_ or [],
+        force=force or [],
+    )
+    status(run_dir)
+
+
+def serve(
+    config: ConfigOption = Path("configs/quick.yaml"),
+    run_dir: RunDirOption = Path("runs/default"),
+    sl_config: Annotated[Path, typer.Option(help="Config of sl-train/default.")] = Path("configs/sl.yaml"),
+    sl_run_dir: Annotated[Path, typer.Option(help="Run directory of sl-train/default.")] = Path("runs/sl"),
+    limit: Annotated[int | None, typer.Option(help="Flow runs at a time.")] = None,
+) -> None:
+    """Serve the deployments 'rl-loop/default' and 'sl-train/default' (needs a Prefect server).
+
+    Start `prefect server start` first, then trigger with
+    `prefect deployment run 'rl-loop/default' --param generations=3`.
+    """
+    load_config_or_exit(config, None)
+    load_config_or_exit(sl_config, None)
+    from zeroloop.flows.serve import serve_deployments
+
+    serve_deployments(str(config), str(run_dir), str(sl_config), str(sl_run_dir), limit=limit)
+
+
+def status(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory to describe.")],
+) -> None:
+    """Generations and stages finished, the current best model, and the Elo history."""
+    from zeroloop.cli.status_view import render_status
+
+    if not (run_dir / "config.yaml").exists():
+        typer.echo(f"error: {run_dir}: not a run directory (no config.yaml)", err=True)
+        raise typer.Exit(2)
+    render_status(run_dir, console)

@@ -1,0 +1,60 @@
+"""Rich tables for `zeroloop status`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from zeroloop.rundir import STAGES, RunDir
+
+
+def render_status(run_dir: Path, console: Console) -> None:
+    rd = RunDir.at(run_dir)
+    manifest = rd.read_manifest().get("generations", {})
+    table = Table(title=f"zeroloop run {rd.root}")
+    table.add_column("generation")
+    for stage in (*STAGES, "promote"):
+        table.add_column(stage)
+    for name in sorted(manifest):
+        stages = manifest[name]
+        row = [name]
+        for stage in (*STAGES, "promote"):
+            row.append(_cell(stage, stages.get(stage)))
+        table.add_row(*row)
+    console.print(table)
+    best = rd.best_generation()
+    console.print(f"best model: {'none yet' if best is None else rd.model_path(best)}")
+    _render_ladder(rd, console)
+
+
+def _cell(stage: str, entry: dict | None) -> str:
+    if entry is None:
+        return "-"
+    s = entry.get("summary", {})
+    if stage == "selfplay" and "games" in s:
+        return f"done ({s['games']} games)"
+    if stage == "train" and "final_loss" in s:
+        return f"done (loss {s['final_loss']:.3f})"
+    if stage == "evaluate" and "win_rate" in s:
+        return f"done (win {s['win_rate']:.2f})"
+    if stage == "promote":
+        return "promoted" if s.get("promoted") else "kept best"
+    return "done"
+
+
+def _render_ladder(rd: RunDir, console: Console) -> None:
+    try:
+        ladder = json.loads(rd.ladder_path.read_text())
+    except (FileNotFoundError, ValueError):
+        console.print("Elo ladder: no evaluations yet")
+        return
+    ratings = ladder.get("ratings", {})
+    table = Table(title="Elo ladder")
+    table.add_column("player")
+    table.add_column("Elo", justify="right")
+    for player, elo in sorted(ratings.items(), key=lambda kv: -float(kv[1])):
+        table.add_row(str(player), f"{float(elo):.0f}")
+    console.print(table)

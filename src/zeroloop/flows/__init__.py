@@ -1,0 +1,1 @@
+"""Prefect flows: `rl-loop`, `sl-train`, and serving them as deployments."""

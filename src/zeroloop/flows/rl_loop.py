@@ -1,0 +1,231 @@
+"""The `rl-loop` and `sl-train` flows: the pipeline as Prefect sees it.
+
+Served flows must be defined at module level (Prefect imports them by name).
+Orchestration only: which stage runs, on which paths, in which order; each stage's
+work is done by its stage function, called through a thin task.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "zeroloop")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from prefect import flow, get_run_logger  # noqa: E402
+
+from zeroloop.config import ZeroloopConfig, load_config, write_run_config  # noqa: E402
+from zeroloop.flows.plan import GenerationPlan, StageSwitches, plan_generation  # noqa: E402
+from zeroloop.rundir import RunDir  # noqa: E402
+from zeroloop.tasks import stages  # noqa: E402
+from zeroloop.tasks.artifacts import generation_note  # noqa: E402
+from zeroloop.tasks.cache import run_storage, stage_depends  # noqa: E402
+
+FORCEABLE = ("selfplay", "preprocess", "shuffle", "train", "evaluate")
+
+
+def _resolve_config(config_path: str | None, overrides: list[str] | None, selfplay: bool) -> ZeroloopConfig:
+    config = load_config(config_path, overrides or [])
+    if not selfplay and config.orchestration.selfplay:
+        config = config.model_copy(
+            update={"orchestration": config.orchestration.model_copy(update={"selfplay": False})}
+        )
+    return config
+
+
+def _ensure_ray(config: ZeroloopConfig) -> None:
+    """Start local Ray (or join the configured cluster) once for the whole flow."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    if config.orchestration.ray_address:
+        ray.init(address=config.orchestration.ray_address, ignore_reinit_error=True)
+    else:
+        ray.init(
+            num_cpus=config.orchestration.num_cpus,
+            include_dashboard=False,
+            ignore_reinit_error=True,
+            log_to_driver=False,
+        )
+
+
+@flow(name="rl-loop", log_prints=True)
+def rl_loop(
+    config_path: str | None = "configs/quick.yaml",
+    run_dir: str = "runs/default",
+    generations: int | None = None,
+    overrides: list[str] | None = None,
+    selfplay: bool = True,
+    preprocessing: bool = True,
+    trmph_processing: bool = True,
+    shuffling: bool = True,
+    training: bool = True,
+    evaluation: bool = True,
+    cleanup: bool = True,
+    selfplay_dir: str | None = None,
+    force: list[str] | None = None,
+) -> dict[str, Any]:
+    """Self-play -> preprocess -> shuffle -> train -> evaluate -> promote, per generation.
+
+    Running it again on the same run directory resumes: finished stages come back from
+    Prefect's cache (state Cached) and a half-done stage continues from what is on disk.
+    `force` names stages to redo (e.g. ["train"]).
+    """
+    logger = get_run_logger()
+    config = _resolve_config(config_path, overrides, selfplay)
+    switches = StageSwitches(
+        selfplay=selfplay and config.orchestration.selfplay,
+        preprocessing=preprocessing,
+        trmph_processing=trmph_processing,
+        shuffling=shuffling,
+        training=training,
+        evaluation=evaluation,
+        cleanup=cleanup,
+        selfplay_dir=selfplay_dir,
+    )
+    bad = sorted(set(force or []) - set(FORCEABLE))
+    if bad:
+        raise ValueError(f"force: unknown stage(s) {bad}; choose from {list(FORCEABLE)}")
+    rd = RunDir.at(run_dir)
+    write_run_config(rd.root, config)
+    total = generations or config.orchestration.generations
+    logger.info("run %s: %d generation(s) of %s", rd.root, total, config.name)
+    if switches.selfplay or switches.evaluation:
+        _ensure_ray(config)
+    policy, storage = run_storage(rd.root)
+    config_json = config.model_dump(mode="json")
+    results: dict[str, Any] = {}
+    init_model = stages.init_model_task.with_options(cache_policy=policy, result_storage=storage)(
+        str(rd.root), 0, "init-model", stage_depends(config, "train"), config_json
+    )
+    for generation in range(1, total + 1):
+        plan = plan_generation(rd, config, generation, switches)
+        results[f"gen-{generation:04d}"] = run_generation(
+            rd, config, config_json, plan, switches, policy, storage, set(force or []), init_model
+        )
+    return {"run_dir": str(rd.root), "best_generation": rd.best_generation(), "generations": results}
+
+
+def run_generation(
+    rd: RunDir,
+    config: ZeroloopConfig,
+    config_json: dict[str, Any],
+    plan: GenerationPlan,
+    switches: StageSwitches,
+    policy: Any,
+    storage: str,
+    force: set[str],
+    init_model: str,
+) -> dict[str, Any]:
+    """Submit one generation's stages in order; returns their summaries."""
+    g = plan.generation
+    root = str(rd.root)
+    out: dict[str, Any] = {}
+
+    def opts(task: Any, stage: str) -> Any:
+        if stage in force:
+            rd.clear_stage(g, stage)
+        return task.with_options(
+            cache_policy=policy, result_storage=storage, refresh_cache=stage in force or None
+        )
+
+    best = str(rd.best_model() or init_model)
+    if plan.run_selfplay:
+        depends = stage_depends(config, "selfplay", model=best)
+        out["selfplay"] = opts(stages.selfplay_task, "selfplay")(
+            root, g, "selfplay", depends, config_json, best
+        )
+    if plan.run_preprocess:
+        depends = stage_depends(config, "preprocess", inputs=plan.preprocess_inputs)
+        out["preprocess"] = opts(stages.preprocess_task, "preprocess")(
+            root, g, "preprocess", depends, config_json, plan.preprocess_inputs, switches.cleanup
+        )
+    if plan.run_shuffle:
+        inputs = plan.shuffle_inputs()
+        depends = stage_depends(config, "shuffle", inputs=inputs)
+        out["shuffle"] = opts(stages.shuffle_task, "shuffle")(
+            root, g, "shuffle", depends, config_json, inputs, switches.cleanup
+        )
+    if plan.run_train:
+        train_shards, test_shards = plan.train_shards(), plan.test_shards()
+        init = plan.init_model or init_model
+        depends = stage_depends(config, "train", shards=train_shards, init=init)
+        out["train"] = opts(stages.train_task, "train")(
+            root, g, "train", depends, config_json, train_shards, test_shards, init
+        )
+    candidate = rd.model_path(g)
+    if plan.run_evaluate and candidate.exists():
+        opponent = str(rd.best_model() or init_model)
+        depends = stage_depends(config, "evaluate", candidate=str(candidate), opponent=opponent)
+        ev = opts(stages.evaluate_task, "evaluate")(
+            root, g, "evaluate", depends, config_json, str(candidate), opponent
+        )
+        out["evaluate"] = ev
+        promote, reason = _promotion(config, ev)
+    else:
+        promote, reason = candidate.exists(), "no evaluation: newest model becomes best"
+    if candidate.exists():
+        depends = stage_depends(config, "promote", candidate=str(candidate))
+        out["promote"] = opts(stages.promote_task, "promote")(root, g, "promote", depends, promote, reason)
+    generation_note(g, _note(rd, plan, out))
+    return out
+
+
+def _promotion(config: ZeroloopConfig, evaluation: dict[str, Any]) -> tuple[bool, str]:
+    rate = float(evaluation.get("win_rate", 0.0))
+    if not config.eval.gating:
+        return True, f"gating off: always promote (win rate {rate:.3f})"
+    if rate >= config.eval.gating_threshold:
+        return True, f"win rate {rate:.3f} >= threshold {config.eval.gating_threshold}"
+    return False, f"win rate {rate:.3f} < threshold {config.eval.gating_threshold}"
+
+
+def _note(rd: RunDir, plan: GenerationPlan, out: dict[str, Any]) -> str:
+    lines = [f"# Generation {plan.generation}", "", f"Run directory: `{rd.root}`", ""]
+    for stage, summary in out.items():
+        brief = ", ".join(
+            f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}"
+            for k, v in summary.items()
+            if isinstance(v, int | float | str | bool) and not str(v).startswith("/")
+        )
+        lines.append(f"- **{stage}**: {brief}")
+    lines += ["", f"Best model: generation {rd.best_generation()}"]
+    return "\n".join(lines)
+
+
+@flow(name="sl-train", log_prints=True)
+def sl_train(
+    config_path: str | None = "configs/sl.yaml",
+    run_dir: str = "runs/sl",
+    trmph_dirs: list[str] | None = None,
+    overrides: list[str] | None = None,
+    shuffling: bool = True,
+    training: bool = True,
+    evaluation: bool = True,
+    cleanup: bool = True,
+    force: list[str] | None = None,
+) -> dict[str, Any]:
+    """Supervised training from TRMPH files: preprocess -> shuffle -> train -> evaluate.
+
+    The same stages as `rl-loop` with self-play disabled; `trmph_dirs` overrides
+    `data.trmph_dirs` of the config.
+    """
+    extra = list(overrides or [])
+    if trmph_dirs:
+        extra.append("data.trmph_dirs=[" + ",".join(f'"{Path(d)}"' for d in trmph_dirs) + "]")
+    return rl_loop.fn(
+        config_path=config_path,
+        run_dir=run_dir,
+        generations=1,
+        overrides=extra,
+        selfplay=False,
+        shuffling=shuffling,
+        training=training,
+        evaluation=evaluation,
+        cleanup=cleanup,
+        force=force,
+    )

@@ -1,0 +1,1 @@
+"""Thin Prefect tasks over the stage functions: cache keys, artifacts, logging. No logic."""

@@ -1,0 +1,174 @@
+"""Prefect tasks, one per stage. Each is thin: load config, call the stage function,
+record progress and a summary artifact, mark the stage done in the manifest, and
+return paths plus a small JSON-able summary (never arrays).
+
+Every task takes `run_dir`, `generation`, `stage` and `depends`: these four make its
+cache key (see `zeroloop.tasks.cache`), so a finished stage is not redone on retry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import get_run_logger, task
+
+from zeroloop.config import ZeroloopConfig
+from zeroloop.rundir import RunDir
+from zeroloop.tasks.artifacts import StageProgress, summary_table
+
+
+def _config(config_json: dict[str, Any]) -> ZeroloopConfig:
+    return ZeroloopConfig.model_validate(config_json)
+
+
+def _finish(run_dir: str, generation: int, stage: str, summary: dict[str, Any]) -> dict[str, Any]:
+    RunDir.at(run_dir).mark_done(generation, stage, summary)
+    summary_table(stage, generation, summary)
+    get_run_logger().info("%s gen %d done: %s", stage, generation, _one_line(summary))
+    return summary
+
+
+def _one_line(summary: dict[str, Any]) -> str:
+    items = [
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in summary.items()
+        if isinstance(v, int | float | str)
+    ]
+    return ", ".join(items[:10])
+
+
+@task(name="init-model", persist_result=True)
+def init_model_task(run_dir: str, generation: int, stage: str, depends: str, config_json: dict) -> str:
+    """Write the generation-0 model (random weights) and make it the best model."""
+    from zeroloop.model.file import save_model_file
+    from zeroloop.model.network import create_model
+
+    config = _config(config_json)
+    rd = RunDir.at(run_dir)
+    path = rd.model_path(0)
+    if not path.exists():
+        model = create_model(config.model, seed=config.train.seed)
+        save_model_file(path, model, config.game, {"generation": 0, "step": 0, "trained_on": []})
+    if rd.best_generation() is None:
+        rd.set_best(0, "initial random model")
+    return str(path)
+
+
+@task(name="selfplay", persist_result=True)
+def selfplay_task(
+    run_dir: str, generation: int, stage: str, depends: str, config_json: dict, model_path: str
+) -> dict[str, Any]:
+    from zeroloop.workers.selfplay_stage import run_selfplay
+
+    progress = StageProgress("selfplay", generation)
+    out = RunDir.at(run_dir).selfplay_dir(generation)
+    summary = run_selfplay(_config(config_json), out, model_path=model_path, progress=progress)
+    progress.finish()
+    return _finish(run_dir, generation, "selfplay", summary.to_dict() | {"out_dir": str(out)})
+
+
+@task(name="preprocess", persist_result=True)
+def preprocess_task(
+    run_dir: str,
+    generation: int,
+    stage: str,
+    depends: str,
+    config_json: dict,
+    inputs: list[str],
+    cleanup: bool,
+) -> dict[str, Any]:
+    from zeroloop.data.preprocess import run_preprocess
+
+    progress = StageProgress("preprocess", generation)
+    out = RunDir.at(run_dir).positions_dir(generation)
+    summary = run_preprocess(_config(config_json), inputs, out, cleanup=cleanup, progress=progress)
+    progress.finish()
+    return _finish(run_dir, generation, "preprocess", summary.to_dict() | {"out_dir": str(out)})
+
+
+@task(name="shuffle", persist_result=True)
+def shuffle_task(
+    run_dir: str,
+    generation: int,
+    stage: str,
+    depends: str,
+    config_json: dict,
+    inputs: list[str],
+    cleanup: bool,
+) -> dict[str, Any]:
+    from zeroloop.data.shuffle import run_shuffle
+
+    progress = StageProgress("shuffle", generation)
+    out = RunDir.at(run_dir).shuffled_dir(generation)
+    summary = run_shuffle(_config(config_json), inputs, out, cleanup=cleanup, progress=progress)
+    progress.finish()
+    return _finish(run_dir, generation, "shuffle", summary.to_dict() | {"out_dir": str(out)})
+
+
+@task(name="train", persist_result=True)
+def train_task(
+    run_dir: str,
+    generation: int,
+    stage: str,
+    depends: str,
+    config_json: dict,
+    train_shards: list[str],
+    test_shards: list[str],
+    init_model: str | None,
+) -> dict[str, Any]:
+    from zeroloop.trainer.loop import run_training
+
+    rd = RunDir.at(run_dir)
+    progress = StageProgress("train", generation)
+    export = rd.model_path(generation)
+    summary = run_training(
+        _config(config_json),
+        train_shards,
+        test_shards,
+        rd.checkpoint_dir(generation),
+        init_model=init_model,
+        export_path=export,
+        metadata={"generation": generation, "trained_on": train_shards},
+        progress=progress,
+    )
+    progress.finish()
+    return _finish(run_dir, generation, "train", summary.to_dict() | {"model": str(export)})
+
+
+@task(name="evaluate", persist_result=True)
+def evaluate_task(
+    run_dir: str,
+    generation: int,
+    stage: str,
+    depends: str,
+    config_json: dict,
+    candidate: str,
+    opponent: str,
+) -> dict[str, Any]:
+    from zeroloop.evaluation.arena import run_evaluation
+
+    rd = RunDir.at(run_dir)
+    progress = StageProgress("evaluate", generation)
+    summary = run_evaluation(
+        _config(config_json),
+        candidate,
+        opponent,
+        rd.eval_path(generation),
+        run_dir=rd.root,
+        generation=generation,
+        progress=progress,
+    )
+    progress.finish()
+    return _finish(run_dir, generation, "evaluate", summary.to_dict())
+
+
+@task(name="promote", persist_result=True)
+def promote_task(
+    run_dir: str, generation: int, stage: str, depends: str, promote: bool, reason: str
+) -> dict[str, Any]:
+    """Move the best-model pointer to this generation if it earned it."""
+    rd = RunDir.at(run_dir)
+    if promote:
+        rd.set_best(generation, reason)
+    summary = {"promoted": promote, "reason": reason, "best_generation": rd.best_generation()}
+    return _finish(run_dir, generation, "promote", summary)
