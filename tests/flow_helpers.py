@@ -1,0 +1,45 @@
+"""Shared helpers for the flow tests: a tiny config and a clean Prefect environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+TINY_CONFIG = """\
+name: tiny
+game: {board_size: 4, swap: false}
+model: {blocks: 1, channels: 8, value_hidden: 8}
+mcts: {num_simulations: 4}
+selfplay: {num_games: 16, num_workers: 1, batch_size: 8}
+data: {test_fraction: 0.2, max_workers: 1}
+shuffle: {num_buckets: 2}
+train: {batch_size: 32, steps: 20}
+eval: {num_games: 4, num_simulations: 4}
+orchestration: {generations: 2, num_cpus: 2}
+"""
+
+
+def write_tiny_config(directory: Path, **extra_train: int) -> Path:
+    text = TINY_CONFIG
+    if extra_train:
+        items = ", ".join(f"{k}: {v}" for k, v in extra_train.items())
+        text = text.replace("train: {batch_size: 32, steps: 20}", f"train: {{batch_size: 32, {items}}}")
+    path = directory / "tiny.yaml"
+    path.write_text(text)
+    return path
+
+
+def prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:
+    """Environment for a subprocess with its own Prefect home (and server, if given)."""
+    env = dict(os.environ)
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_LOGGING_LEVEL="WARNING",
+        RAY_USAGE_STATS_ENABLED="0",
+        PYTHONUNBUFFERED="1",
+    )
+    env.pop("PREFECT_API_URL", None)
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    return env

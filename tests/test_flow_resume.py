@@ -1,0 +1,67 @@
+"""SIGKILL the flow in the middle of training, run again: finished stages are not redone."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.flow_helpers import prefect_env, write_tiny_config
+
+pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]
+
+
+def _training_started(run_dir: Path) -> bool:
+    ckpt = run_dir / "checkpoints" / "gen-0001"
+    return ckpt.exists() and any(p.name.isdigit() for p in ckpt.iterdir())
+
+
+def test_kill_during_training_then_resume(tmp_path: Path) -> None:
+    config = write_tiny_config(tmp_path, steps=400, checkpoint_every=20)
+    run_dir = tmp_path / "run"
+    env = prefect_env(tmp_path / "prefect-home")
+    cmd = [
+        sys.executable,
+        "-m",
+        "zeroloop",
+        "run",
+        "--config",
+        str(config),
+        "--run-dir",
+        str(run_dir),
+        "--generations",
+        "1",
+    ]
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    deadline = time.monotonic() + 600
+    while not _training_started(run_dir):
+        assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
+        assert time.monotonic() < deadline, "training never started"
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)  # the flow and everything it started
+    proc.wait()
+
+    manifest = json.loads((run_dir / "manifest.json").read_text())["generations"]["gen-0001"]
+    assert {"selfplay", "preprocess", "shuffle"} <= set(manifest) and "train" not in manifest
+    finished = {
+        p: p.stat().st_mtime_ns
+        for pattern in ("selfplay/**/*.arrow", "positions/**/*", "shuffled/**/*")
+        for p in run_dir.glob(pattern)
+        if p.is_file()
+    }
+    assert finished
+
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=800)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    for p, t in finished.items():
+        assert p.exists() and p.stat().st_mtime_ns == t, f"{p} was recomputed"
+    manifest = json.loads((run_dir / "manifest.json").read_text())["generations"]["gen-0001"]
+    assert {"selfplay", "preprocess", "shuffle", "train", "evaluate", "promote"} <= set(manifest)
+    assert manifest["train"]["summary"].get("resumed_from_step", 1) > 0
+    assert (run_dir / "models" / "gen-0001.zlm").exists()

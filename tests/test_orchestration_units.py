@@ -1,0 +1,73 @@
+"""Orchestration pieces that need no stage: cache keys, manifest, generation plans."""
+
+from pathlib import Path
+
+import pytest
+
+from zeroloop.config import load_config
+from zeroloop.flows.plan import StageSwitches, plan_generation
+from zeroloop.rundir import RunDir
+from zeroloop.tasks.cache import StageCachePolicy, stage_depends
+
+
+def _key(**inputs):
+    return StageCachePolicy().compute_key(None, inputs, {})
+
+
+def test_cache_key_ignores_everything_but_identity() -> None:
+    base = {"run_dir": "/r", "generation": 1, "stage": "selfplay", "depends": "abc"}
+    k = _key(**base)
+    # Actor handles, callbacks and big configs do not change the key...
+    assert _key(**base, actor=object(), config_json={"x": 1}) == k
+    # ...while each identity field does.
+    for field, value in (("run_dir", "/s"), ("generation", 2), ("stage", "train"), ("depends", "x")):
+        assert _key(**(base | {field: value})) != k
+
+
+def test_cache_key_requires_identity_inputs() -> None:
+    with pytest.raises(ValueError, match="missing cache-key inputs"):
+        _key(run_dir="/r", generation=1)
+
+
+def test_stage_depends_tracks_only_relevant_sections() -> None:
+    a = load_config(None)
+    more_steps = load_config(None, ["train.steps=7"])
+    other_board = load_config(None, ["game.board_size=9"])
+    assert stage_depends(a, "selfplay") == stage_depends(more_steps, "selfplay")
+    assert stage_depends(a, "train") != stage_depends(more_steps, "train")
+    assert stage_depends(a, "selfplay") != stage_depends(other_board, "selfplay")
+    assert stage_depends(a, "selfplay", model="m1") != stage_depends(a, "selfplay", model="m2")
+
+
+def test_manifest_round_trip(tmp_path: Path) -> None:
+    rd = RunDir.at(tmp_path)
+    assert rd.finished_stages(1) == {}
+    rd.mark_done(1, "selfplay", {"games": 10})
+    rd.mark_done(1, "train", {"final_loss": 1.5})
+    assert set(rd.finished_stages(1)) == {"selfplay", "train"}
+    assert rd.generations_done() == [1]
+    rd.clear_stage(1, "train")
+    assert set(rd.finished_stages(1)) == {"selfplay"}
+    assert rd.best_generation() is None
+    rd.set_best(3, "test")
+    assert rd.best_generation() == 3 and rd.best_model() == rd.model_path(3)
+
+
+def test_plan_switches(tmp_path: Path) -> None:
+    rd = RunDir.at(tmp_path)
+    config = load_config(None, ["data.trmph_dirs=[/data/games]"])
+    plan = plan_generation(rd, config, 1, StageSwitches())
+    assert plan.run_selfplay and plan.run_preprocess and plan.run_train
+    assert plan.preprocess_inputs == [str(rd.selfplay_dir(1)), "/data/games"]
+    # External TRMPH files enter the run once.
+    assert plan_generation(rd, config, 2, StageSwitches()).preprocess_inputs == [str(rd.selfplay_dir(2))]
+    sl = plan_generation(rd, config, 1, StageSwitches(selfplay=False))
+    assert not sl.run_selfplay and sl.preprocess_inputs == ["/data/games"]
+    no_trmph = plan_generation(rd, config, 1, StageSwitches(trmph_processing=False))
+    assert no_trmph.preprocess_inputs == [str(rd.selfplay_dir(1))]
+    existing = plan_generation(
+        rd, config, 1, StageSwitches(selfplay=False, trmph_processing=False, selfplay_dir="/old/sp")
+    )
+    assert existing.preprocess_inputs == ["/old/sp"]
+    nothing = plan_generation(rd, load_config(None), 1, StageSwitches(selfplay=False))
+    assert not nothing.run_preprocess
