@@ -56,3 +56,12 @@ def test_run_dir_refuses_identity_change(tmp_path: Path) -> None:
     assert "game.board_size: run has 5, new config has 7" in msg
     assert "model.blocks" in msg
     assert load_config(tmp_path / "config.yaml").selfplay.num_games == 9
+
+
+def test_config_reference_doc_is_current() -> None:
+    from zeroloop.config.reference import render_reference
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "config.md"
+    assert doc.read_text() == render_reference(), (
+        "docs/config.md is stale: run `zeroloop config reference > docs/config.md`"
+    )

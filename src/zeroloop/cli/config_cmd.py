@@ -31,3 +31,11 @@ def validate(
     """Check a config: exit 0 if valid, else print what is wrong (key, value, allowed) and exit 2."""
     load_config_or_exit(file, set_)
     console.print(f"{file}: ok", markup=False, highlight=False)
+
+
+@app.command("reference")
+def reference() -> None:
+    """Print the reference of every config section and key (the source of docs/config.md)."""
+    from zeroloop.config.reference import render_reference
+
+    typer.echo(render_reference(), nl=False)

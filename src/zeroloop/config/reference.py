@@ -1,0 +1,76 @@
+"""Render the config reference (docs/config.md) from the pydantic models themselves,
+so the documentation cannot drift from the code (a test compares the two)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from zeroloop.config.root import ZeroloopConfig
+
+HEADER = """\
+# Config reference
+
+Generated from the pydantic models by `zeroloop config reference > docs/config.md`;
+a test fails when this file and the code disagree.
+
+A config is a YAML file of sections (see `configs/`). Every key is optional; unknown
+keys are errors. Override any key on the command line with `--set SECTION.KEY=VALUE`
+(the value is YAML: `--set mcts.temperature='[[0, 1.0], [0.5, 0.1]]'`).
+`zeroloop config show FILE` prints the fully resolved config; `zeroloop config validate
+FILE` checks one. Changing a `game` or `model` key in an existing run directory is
+refused (see docs/orchestration.md).
+"""
+
+
+def _default(field: FieldInfo) -> str:
+    if field.default_factory is not None:
+        value: Any = field.default_factory()  # type: ignore[call-arg]
+    else:
+        value = field.default
+    if isinstance(value, BaseModel):
+        return "(section)"
+    return json.dumps(value, default=str)
+
+
+def _type(field: FieldInfo) -> str:
+    text = str(field.annotation).replace("typing.", "").replace("<class '", "").replace("'>", "")
+    return text.replace("|", "\\|")
+
+
+def _constraints(field: FieldInfo) -> str:
+    parts = []
+    for meta in field.metadata:
+        for name, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            v = getattr(meta, name, None)
+            if v is not None:
+                parts.append(f"{sym} {v}")
+    return ", ".join(parts)
+
+
+def render_reference() -> str:
+    lines = [HEADER]
+    for name, section_field in ZeroloopConfig.model_fields.items():
+        annotation = section_field.annotation
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            lines += [
+                f"- `{name}` ({_type(section_field)}, default {_default(section_field)}): "
+                f"{section_field.description or ''}",
+                "",
+            ]
+            continue
+        lines += [f"## `{name}`", ""]
+        doc = (annotation.__doc__ or "").strip().splitlines()
+        if doc:
+            lines += [doc[0], ""]
+        lines += ["| key | type | default | allowed | meaning |", "| --- | --- | --- | --- | --- |"]
+        for key, field in annotation.model_fields.items():
+            desc = (field.description or "").replace("|", "\\|").replace("\n", " ")
+            lines.append(
+                f"| `{name}.{key}` | {_type(field)} | `{_default(field)}` | {_constraints(field)} | {desc} |"
+            )
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
