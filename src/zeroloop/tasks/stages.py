@@ -8,6 +8,8 @@ cache key (see `zeroloop.tasks.cache`), so a finished stage is not redone on ret
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from prefect import get_run_logger, task
@@ -19,6 +21,17 @@ from zeroloop.tasks.artifacts import StageProgress, summary_table
 
 def _config(config_json: dict[str, Any]) -> ZeroloopConfig:
     return ZeroloopConfig.model_validate(config_json)
+
+
+def _timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[dict[str, Any], float]:
+    """Call a stage function; return its summary dict and the seconds it took.
+
+    The seconds are the stage's own work, so orchestration overhead can be measured as
+    the flow's wall time minus the sum of these (benchmarks/bench_orchestration.py).
+    """
+    start = time.perf_counter()
+    summary = fn(*args, **kwargs)
+    return summary.to_dict(), time.perf_counter() - start
 
 
 def _finish(run_dir: str, generation: int, stage: str, summary: dict[str, Any]) -> dict[str, Any]:
@@ -62,9 +75,11 @@ def selfplay_task(
 
     progress = StageProgress("selfplay", generation)
     out = RunDir.at(run_dir).selfplay_dir(generation)
-    summary = run_selfplay(_config(config_json), out, model_path=model_path, progress=progress)
+    summary, seconds = _timed(
+        run_selfplay, _config(config_json), out, model_path=model_path, progress=progress
+    )
     progress.finish()
-    return _finish(run_dir, generation, "selfplay", summary.to_dict() | {"out_dir": str(out)})
+    return _finish(run_dir, generation, "selfplay", summary | {"out_dir": str(out), "stage_seconds": seconds})
 
 
 @task(name="preprocess", persist_result=True)
@@ -81,9 +96,13 @@ def preprocess_task(
 
     progress = StageProgress("preprocess", generation)
     out = RunDir.at(run_dir).positions_dir(generation)
-    summary = run_preprocess(_config(config_json), inputs, out, cleanup=cleanup, progress=progress)
+    summary, seconds = _timed(
+        run_preprocess, _config(config_json), inputs, out, cleanup=cleanup, progress=progress
+    )
     progress.finish()
-    return _finish(run_dir, generation, "preprocess", summary.to_dict() | {"out_dir": str(out)})
+    return _finish(
+        run_dir, generation, "preprocess", summary | {"out_dir": str(out), "stage_seconds": seconds}
+    )
 
 
 @task(name="shuffle", persist_result=True)
@@ -100,9 +119,11 @@ def shuffle_task(
 
     progress = StageProgress("shuffle", generation)
     out = RunDir.at(run_dir).shuffled_dir(generation)
-    summary = run_shuffle(_config(config_json), inputs, out, cleanup=cleanup, progress=progress)
+    summary, seconds = _timed(
+        run_shuffle, _config(config_json), inputs, out, cleanup=cleanup, progress=progress
+    )
     progress.finish()
-    return _finish(run_dir, generation, "shuffle", summary.to_dict() | {"out_dir": str(out)})
+    return _finish(run_dir, generation, "shuffle", summary | {"out_dir": str(out), "stage_seconds": seconds})
 
 
 @task(name="train", persist_result=True)
@@ -121,7 +142,8 @@ def train_task(
     rd = RunDir.at(run_dir)
     progress = StageProgress("train", generation)
     export = rd.model_path(generation)
-    summary = run_training(
+    summary, seconds = _timed(
+        run_training,
         _config(config_json),
         train_shards,
         test_shards,
@@ -132,7 +154,7 @@ def train_task(
         progress=progress,
     )
     progress.finish()
-    return _finish(run_dir, generation, "train", summary.to_dict() | {"model": str(export)})
+    return _finish(run_dir, generation, "train", summary | {"model": str(export), "stage_seconds": seconds})
 
 
 @task(name="evaluate", persist_result=True)
@@ -149,7 +171,8 @@ def evaluate_task(
 
     rd = RunDir.at(run_dir)
     progress = StageProgress("evaluate", generation)
-    summary = run_evaluation(
+    summary, seconds = _timed(
+        run_evaluation,
         _config(config_json),
         candidate,
         opponent,
@@ -159,7 +182,7 @@ def evaluate_task(
         progress=progress,
     )
     progress.finish()
-    return _finish(run_dir, generation, "evaluate", summary.to_dict())
+    return _finish(run_dir, generation, "evaluate", summary | {"stage_seconds": seconds})
 
 
 @task(name="promote", persist_result=True)
