@@ -8,13 +8,51 @@ from pydantic import Field
 
 from zeroloop.config.base import Section
 
+AuxHead = Literal["ownership", "winning_group"]
+
 
 class ModelConfig(Section):
     """Residual tower; one config serves any board size (the net is fully convolutional)."""
 
     blocks: int = Field(4, ge=0, le=64, description="Residual blocks in the tower.")
     channels: int = Field(32, ge=4, le=1024, description="Channels in every block.")
+    global_pool_every: int = Field(
+        0,
+        ge=0,
+        description="Every k-th residual block is a KataGo-style global-pooling block "
+        "(pooled features bias the rest of the block); 0 = none.",
+    )
+    global_pool_channels: int = Field(
+        8, ge=1, description="Channels a global-pooling block pools (mean, max, size-scaled mean)."
+    )
+    policy_channels: int = Field(16, ge=1, description="Channels of the policy head's 1x1 convolution.")
+    value_channels: int = Field(4, ge=1, description="Channels of the value head's 1x1 convolution.")
     value_head: Literal["tanh", "wdl"] = Field(
-        "tanh", description="'tanh': scalar in [-1, 1]; 'wdl': win/loss logits."
+        "tanh", description="'tanh': scalar in [-1, 1]; 'wdl': win/loss logits (Hex has no draws)."
     )
     value_hidden: int = Field(64, ge=1, description="Hidden units of the value head.")
+    aux_heads: tuple[AuxHead, ...] = Field(
+        (),
+        description="Auxiliary (self-supervised) heads: 'ownership' = final owner of each cell "
+        "(mover / empty / opponent), 'winning_group' = cells of the winner's connecting group.",
+    )
+    norm: Literal["batch", "renorm"] = Field(
+        "batch", description="'batch': batch norm; 'renorm': batch renormalisation (Ioffe 2017)."
+    )
+    norm_momentum: float = Field(
+        0.99, gt=0, lt=1, description="Momentum of the running mean/variance used at inference."
+    )
+    renorm_momentum: float = Field(
+        0.99, gt=0, lt=1, description="Momentum of the renorm statistics that r and d are computed from."
+    )
+    renorm_max_r: float = Field(3.0, ge=1, description="Renorm clip: r in [1/max_r, max_r].")
+    renorm_max_d: float = Field(5.0, ge=0, description="Renorm clip: d in [-max_d, max_d].")
+    virtual_batch_size: int | None = Field(
+        None,
+        ge=1,
+        description="Ghost batch norm: statistics over sub-batches of this size (must divide the "
+        "batch size); None = the whole batch.",
+    )
+    dropout_rate: float = Field(
+        0.0, ge=0, lt=1, description="Dropout inside residual blocks and the value head; 0 = off."
+    )

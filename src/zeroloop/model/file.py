@@ -47,7 +47,7 @@ def save_model_file(
     """Write `model` (its current weights and batch-norm statistics) to `path` atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = nnx.state(model, nnx.Not(nnx.RngState)).to_pure_dict()
+    state = nnx.to_pure_dict(nnx.state(model, nnx.Not(nnx.RngState)))
     payload = {
         "format": FORMAT,
         "version": VERSION,
@@ -100,7 +100,7 @@ def load_model_file(path: str | os.PathLike[str]) -> tuple[PolicyValueNet, Model
 def load_weights_into(model: PolicyValueNet, weights: dict[str, Any], source: str) -> None:
     """Replace `model`'s weights by `weights`, refusing any difference in structure."""
     state = nnx.state(model, nnx.Not(nnx.RngState))
-    expected = state.to_pure_dict()
+    expected = nnx.to_pure_dict(state)
     exp_leaves = dict(_leaf_items(expected))
     got_leaves = dict(_leaf_items(weights))
     missing = sorted(set(exp_leaves) - set(got_leaves))

@@ -3,11 +3,14 @@
 Contract: obs float32 [B, N, N, 3] in the mover's frame (see `zeroloop.games.hex`)
 -> (policy_logits [B, N*N+1] in the mover's frame, value [B] in [-1, 1] from the
 mover's view). The net is fully convolutional, so one config serves any board size.
+
+The trainer calls `forward`, which also returns the raw value head and the
+auxiliary heads; everything else calls the net itself.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -15,69 +18,98 @@ from flax import nnx
 
 from zeroloop.config.model import ModelConfig
 from zeroloop.games.hex import NUM_OBS_PLANES
+from zeroloop.model.blocks import GlobalPoolBlock, ResidualBlock, make_dropout, make_norm
+
+OWNERSHIP_CLASSES = 3  # mover, empty, opponent
 
 
-class ResidualBlock(nnx.Module):
-    def __init__(self, channels: int, rngs: nnx.Rngs) -> None:
-        self.conv1 = nnx.Conv(channels, channels, (3, 3), use_bias=False, rngs=rngs)
-        self.norm1 = nnx.BatchNorm(channels, rngs=rngs)
-        self.conv2 = nnx.Conv(channels, channels, (3, 3), use_bias=False, rngs=rngs)
-        self.norm2 = nnx.BatchNorm(channels, rngs=rngs)
+class NetOutputs(NamedTuple):
+    """Everything the heads produce for obs [B, N, N, 3].
 
-    def __call__(self, x: jax.Array) -> jax.Array:
-        y = nnx.relu(self.norm1(self.conv1(x)))
-        y = self.norm2(self.conv2(y))
-        return nnx.relu(x + y)
+    policy_logits: [B, N*N+1] (last = swap); value_out: [B, 1] tanh pre-activation or
+    [B, 2] (win, loss) logits; ownership: [B, N, N, 3] logits or None;
+    winning_group: [B, N, N] logits or None.
+    """
+
+    policy_logits: jax.Array
+    value_out: jax.Array
+    ownership: jax.Array | None = None
+    winning_group: jax.Array | None = None
 
 
 class PolicyValueNet(nnx.Module):
-    """Residual tower with a policy head over N*N+1 actions and a value head."""
+    """Residual tower with a policy head over N*N+1 actions, a value head and aux heads."""
 
     def __init__(self, config: ModelConfig, rngs: nnx.Rngs) -> None:
-        c = config.channels
+        c, pc, vc = config.channels, config.policy_channels, config.value_channels
         self.config = config
         self.stem = nnx.Conv(NUM_OBS_PLANES, c, (3, 3), use_bias=False, rngs=rngs)
-        self.stem_norm = nnx.BatchNorm(c, rngs=rngs)
-        self.blocks = nnx.List([ResidualBlock(c, rngs) for _ in range(config.blocks)])
-        self.policy_conv = nnx.Conv(c, 2, (1, 1), rngs=rngs)
-        # Swap logit from globally pooled features: the swap is not tied to one cell.
-        self.swap_head = nnx.Linear(c, 1, rngs=rngs)
-        self.value_conv = nnx.Conv(c, 2, (1, 1), rngs=rngs)
-        self.value_hidden = nnx.Linear(2 + c, config.value_hidden, rngs=rngs)
+        self.stem_norm = make_norm(config, c)
+        every = config.global_pool_every
+        self.blocks = nnx.List(
+            [
+                (GlobalPoolBlock if every and (i + 1) % every == 0 else ResidualBlock)(config, rngs)
+                for i in range(config.blocks)
+            ]
+        )
+        self.policy_conv = nnx.Conv(c, pc, (1, 1), use_bias=False, rngs=rngs)
+        self.policy_norm = make_norm(config, pc)
+        self.policy_out = nnx.Conv(pc, 1, (1, 1), rngs=rngs)
+        # Swap logit from pooled policy features: the swap is not tied to one cell.
+        self.swap_head = nnx.Linear(2 * pc, 1, rngs=rngs)
+        self.value_conv = nnx.Conv(c, vc, (1, 1), use_bias=False, rngs=rngs)
+        self.value_norm = make_norm(config, vc)
+        self.value_hidden = nnx.Linear(2 * vc, config.value_hidden, rngs=rngs)
+        self.value_dropout = make_dropout(config)
         out = 1 if config.value_head == "tanh" else 2
         self.value_out = nnx.Linear(config.value_hidden, out, rngs=rngs)
+        self.ownership_head = (
+            nnx.Conv(c, OWNERSHIP_CLASSES, (1, 1), rngs=rngs) if "ownership" in config.aux_heads else None
+        )
+        self.winning_group_head = (
+            nnx.Conv(c, 1, (1, 1), rngs=rngs) if "winning_group" in config.aux_heads else None
+        )
 
-    def features(self, obs: jax.Array) -> jax.Array:
+    def features(self, obs: jax.Array, rngs: nnx.Rngs | None = None) -> jax.Array:
+        """obs [B, N, N, 3] -> trunk features [B, N, N, C]."""
         x = nnx.relu(self.stem_norm(self.stem(obs)))
         for block in self.blocks:
-            x = block(x)
+            x = block(x, rngs=rngs)
         return x
 
-    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """obs [B, N, N, 3] -> (policy_logits [B, N*N+1], value [B])."""
-        logits, value_out = self.heads(self.features(obs))
-        return logits, value_from_head(value_out)
-
-    def heads(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """features [B, N, N, C] -> (policy logits [B, N*N+1], raw value head [B, 1|2])."""
+    def forward(self, obs: jax.Array, rngs: nnx.Rngs | None = None) -> NetOutputs:
+        """obs [B, N, N, 3] -> NetOutputs (raw heads). `rngs` feeds dropout in training."""
+        x = self.features(obs, rngs=rngs)
         b = x.shape[0]
-        pooled = x.mean(axis=(1, 2))
-        cell_logits = self.policy_conv(x)[..., 0].reshape(b, -1)
-        logits = jnp.concatenate([cell_logits, self.swap_head(pooled)], axis=-1)
-        v = nnx.relu(self.value_conv(x)).mean(axis=(1, 2))
-        v = nnx.relu(self.value_hidden(jnp.concatenate([v, pooled], axis=-1)))
-        return logits, self.value_out(v)
+        p = nnx.relu(self.policy_norm(self.policy_conv(x)))
+        cell_logits = self.policy_out(p)[..., 0].reshape(b, -1)
+        pooled_p = jnp.concatenate([p.mean(axis=(1, 2)), p.max(axis=(1, 2))], axis=-1)
+        logits = jnp.concatenate([cell_logits, self.swap_head(pooled_p)], axis=-1)
+        v = nnx.relu(self.value_norm(self.value_conv(x)))
+        v = jnp.concatenate([v.mean(axis=(1, 2)), v.max(axis=(1, 2))], axis=-1)
+        v = nnx.relu(self.value_hidden(v))
+        if self.value_dropout is not None:
+            v = self.value_dropout(v, rngs=rngs)
+        ownership = self.ownership_head(x) if self.ownership_head is not None else None
+        group = self.winning_group_head(x)[..., 0] if self.winning_group_head is not None else None
+        return NetOutputs(logits, self.value_out(v), ownership, group)
+
+    def __call__(self, obs: jax.Array, rngs: nnx.Rngs | None = None) -> tuple[jax.Array, jax.Array]:
+        """obs [B, N, N, 3] -> (policy logits [B, N*N+1], value [B] in [-1, 1])."""
+        out = self.forward(obs, rngs=rngs)
+        return out.policy_logits, value_from_head(out.value_out)
 
 
 def value_from_head(value_out: jax.Array) -> jax.Array:
     """[B, 1] tanh head or [B, 2] (win, loss) logits -> expected value [B] in [-1, 1]."""
     if value_out.shape[-1] == 1:
-        return jnp.tanh(value_out[..., 0])
+        return jnp.tanh(value_out[..., 0].astype(jnp.float32))
     p = jax.nn.softmax(value_out.astype(jnp.float32), axis=-1)
     return p[..., 0] - p[..., 1]
 
 
 def create_model(config: ModelConfig, seed: int = 0) -> PolicyValueNet:
+    """A freshly initialised net (in training mode, as nnx modules start)."""
     return PolicyValueNet(config, nnx.Rngs(seed))
 
 
