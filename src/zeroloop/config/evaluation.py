@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from zeroloop.config.base import Section
 
@@ -11,4 +11,38 @@ class EvalConfig(Section):
     num_games: int = Field(64, ge=0, description="Arena games per evaluation (0 = skip).")
     num_simulations: int = Field(32, ge=1, description="Search budget of both sides.")
     gating: bool = Field(False, description="Promote only when the win rate reaches threshold.")
-    gating_threshold: float = Field(0.55, gt=0, lt=1)
+    gating_threshold: float = Field(
+        0.55, gt=0, lt=1, description="Win rate the candidate needs to be promoted when gating is on."
+    )
+    opening_plies: int = Field(
+        1,
+        ge=0,
+        le=8,
+        description="Random plies that open each game; each opening is played twice, colours swapped.",
+    )
+    batch_size: int = Field(32, ge=1, description="Games a worker plays in lock-step (one search batch).")
+    num_workers: int = Field(
+        0, ge=0, description="Ray arena workers; 0 = play in the calling process without Ray."
+    )
+    cpus_per_worker: float = Field(1.0, gt=0, description="CPUs Ray reserves for each arena worker.")
+    confidence: float = Field(0.95, gt=0, lt=1, description="Confidence level of the reported intervals.")
+    mcts_rollouts: int = Field(
+        1, ge=1, description="Random rollouts per leaf of the OpenSpiel MCTS reference opponent."
+    )
+    references: list[str] = Field(
+        default_factory=list,
+        description="Reference opponents played each generation for the Elo ladder, e.g. "
+        "['random', 'mcts:200'] (specs as for `zeroloop evaluate --opponent`).",
+    )
+    reference_games: int = Field(
+        20, ge=0, description="Games against each reference opponent per generation."
+    )
+    seed: int = Field(0, description="Seed of the openings and of the opponents' randomness.")
+
+    @field_validator("references")
+    @classmethod
+    def _specs_look_right(cls, specs: list[str]) -> list[str]:
+        for s in specs:
+            if not (s == "random" or s.startswith("mcts:") or s.startswith("model:")):
+                raise ValueError(f"{s!r}: expected 'random', 'mcts:SIMS' or 'model:PATH[@SIMS]'")
+        return specs

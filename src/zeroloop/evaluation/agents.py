@@ -1,0 +1,168 @@
+"""Agents: anything that picks moves, and the specs that name them.
+
+An agent answers `choose_moves(games)`: for a batch of positions, each given by the
+list of board-frame moves that led to it (N*N = swap), it returns one legal move per
+position. Passing move lists keeps every kind of agent on one interface: our model
+replays them into JAX states in one jitted call, OpenSpiel replays them into pyspiel
+states, the random agent into a numpy board.
+
+A spec is a short string that names an agent and is cheap to send to a Ray worker:
+
+    random              uniform over legal moves
+    mcts:200            OpenSpiel MCTSBot, 200 simulations, random rollouts
+    mcts:200:1.4        ... with UCT constant 1.4
+    model:PATH          our model file at eval.num_simulations
+    model:PATH@64       ... at 64 simulations
+    PATH[@64]           a path to an existing model file is a model spec too
+    model:random[@N]    a random-weights network (tests, GTP smoke runs)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from zeroloop.config.evaluation import EvalConfig
+from zeroloop.config.game import GameConfig
+from zeroloop.config.mcts import MctsConfig
+from zeroloop.config.model import ModelConfig
+from zeroloop.games.board import replay
+
+
+class Agent(Protocol):
+    """Picks moves. `name` identifies it on the Elo ladder."""
+
+    name: str
+
+    def choose_moves(self, games: Sequence[Sequence[int]]) -> list[int]:
+        """games: B move lists (board frame) -> B legal moves (board frame)."""
+        ...
+
+
+def legal_moves(moves: Sequence[int], board_size: int, swap: bool) -> np.ndarray:
+    """int [K]: the legal moves after `moves` (empty cells, plus N*N when swap is legal)."""
+    board = replay(board_size, moves, swap=swap, check_end=False)[-1].reshape(-1)
+    legal = np.flatnonzero(board == 0)
+    if swap and len(moves) == 1:
+        legal = np.append(legal, board_size * board_size)
+    return legal
+
+
+class RandomAgent:
+    """Uniform over legal moves; the Elo ladder's anchor (rated 0)."""
+
+    def __init__(self, board_size: int, swap: bool, seed: int = 0) -> None:
+        self.name = "random"
+        self.board_size = board_size
+        self.swap = swap
+        self._rng = np.random.default_rng(seed)
+
+    def choose_moves(self, games: Sequence[Sequence[int]]) -> list[int]:
+        return [int(self._rng.choice(legal_moves(m, self.board_size, self.swap))) for m in games]
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """What to build: kind is 'random', 'mcts' or 'model'."""
+
+    kind: str
+    simulations: int | None = None
+    path: str | None = None  # model file; None with kind 'model' = random weights
+    uct_c: float = 2.0
+    label: str | None = None  # ladder name override
+
+    @property
+    def name(self) -> str:
+        """The ladder name: `random`, `mcts:200`, `<model stem>@<sims>`."""
+        if self.label:
+            return self.label
+        if self.kind == "random":
+            return "random"
+        if self.kind == "mcts":
+            return f"mcts:{self.simulations}"
+        stem = Path(self.path).stem if self.path else "random-net"
+        return f"{stem}@{self.simulations}" if self.simulations else stem
+
+
+class AgentSpecError(ValueError):
+    """An opponent spec that cannot be understood."""
+
+
+def parse_agent_spec(text: str | Path | AgentSpec) -> AgentSpec:
+    """Parse a spec string (see the module docstring)."""
+    if isinstance(text, AgentSpec):
+        return text
+    s = str(text).strip()
+    if s == "random":
+        return AgentSpec("random")
+    if s.startswith("mcts:"):
+        parts = s.split(":")[1:]
+        try:
+            sims = int(parts[0])
+            uct_c = float(parts[1]) if len(parts) > 1 else 2.0
+        except (ValueError, IndexError):
+            raise AgentSpecError(f"{s!r}: expected mcts:SIMS or mcts:SIMS:UCT_C") from None
+        if sims < 1 or len(parts) > 2:
+            raise AgentSpecError(f"{s!r}: expected mcts:SIMS or mcts:SIMS:UCT_C with SIMS >= 1")
+        return AgentSpec("mcts", simulations=sims, uct_c=uct_c)
+    body = s.removeprefix("model:")
+    sims = None
+    if "@" in body:
+        body, _, sims_text = body.rpartition("@")
+        try:
+            sims = int(sims_text)
+        except ValueError:
+            raise AgentSpecError(f"{s!r}: simulations after '@' must be an integer") from None
+    if body == "random":
+        return AgentSpec("model", simulations=sims, path=None)
+    if not s.startswith("model:") and not Path(body).exists():
+        raise AgentSpecError(
+            f"{s!r}: not an opponent spec (random, mcts:SIMS, model:PATH[@SIMS]) nor an existing file"
+        )
+    return AgentSpec("model", simulations=sims, path=body)
+
+
+def build_agent(
+    spec: AgentSpec | str,
+    game: GameConfig,
+    mcts: MctsConfig | None = None,
+    eval_config: EvalConfig | None = None,
+    model_config: ModelConfig | None = None,
+    seed: int = 0,
+    batch_size: int | None = None,
+) -> Agent:
+    """Build the agent a spec names for `game`.
+
+    Model agents search with `mcts` (noise off, best move) at the spec's simulations or
+    `eval_config.num_simulations`; a random-weights net uses `model_config`.
+    """
+    spec = parse_agent_spec(spec)
+    eval_config = eval_config or EvalConfig()
+    if spec.kind == "random":
+        return RandomAgent(game.board_size, game.swap, seed=seed)
+    if spec.kind == "mcts":
+        from zeroloop.evaluation.openspiel import OpenSpielMCTSAgent
+
+        return OpenSpielMCTSAgent(
+            game.board_size,
+            game.swap,
+            spec.simulations or 100,
+            uct_c=spec.uct_c,
+            rollouts=eval_config.mcts_rollouts,
+            seed=seed,
+        )
+    from zeroloop.evaluation.model_agent import ModelAgent
+
+    return ModelAgent.from_spec(
+        spec,
+        game,
+        mcts or MctsConfig(),
+        simulations=spec.simulations or eval_config.num_simulations,
+        model_config=model_config,
+        seed=seed,
+        batch_size=batch_size or eval_config.batch_size,
+    )
