@@ -1,4 +1,4 @@
-"""MCTS section: how a move is searched (mctx)."""
+"""MCTS section: how a move is searched (mctx). See docs/selfplay.md for the options."""
 
 from __future__ import annotations
 
@@ -25,30 +25,69 @@ def _check_schedule(name: str, schedule: Schedule) -> None:
 class MctsConfig(Section):
     """PUCT (AlphaZero) or Gumbel MuZero search settings."""
 
-    mode: Literal["puct", "gumbel"] = Field("puct", description="Search algorithm.")
-    num_simulations: int = Field(32, ge=1, le=100_000)
-    c_puct: float = Field(3.0, gt=0, description="PUCT exploration constant (seed default 3.0).")
-    dirichlet_alpha: float = Field(0.3, gt=0, description="Root Dirichlet noise alpha.")
+    mode: Literal["puct", "gumbel"] = Field(
+        "puct",
+        description="Search algorithm: 'puct' (AlphaZero, mctx.muzero_policy) or 'gumbel' "
+        "(mctx.gumbel_muzero_policy, better with few simulations).",
+    )
+    num_simulations: int = Field(32, ge=1, le=100_000, description="Simulations per move (full search).")
+    c_puct: float = Field(
+        3.0,
+        gt=0,
+        description="PUCT exploration constant (seed default 3.0); passed to mctx as pb_c_init.",
+    )
+    c_puct_base: float | None = Field(
+        None,
+        gt=0,
+        description="MuZero's c_2 (mctx pb_c_base): c grows as c_puct + log((N + base + 1) / base). "
+        "None = constant c_puct, as in AlphaZero.",
+    )
+    q_transform: Literal["alphazero", "minmax"] = Field(
+        "alphazero",
+        description="How PUCT sees Q: 'alphazero' = raw Q in [-1, 1] with unvisited children at "
+        "unvisited_value (c_puct keeps AlphaZero's meaning); 'minmax' = mctx's "
+        "qtransform_by_parent_and_siblings (Q min-max normalised to [0, 1], unvisited at the minimum; "
+        "unvisited_value is ignored).",
+    )
+    dirichlet_alpha: float = Field(0.3, gt=0, description="Root Dirichlet noise alpha (over legal moves).")
     noise_weight: Schedule = Field(
         default_factory=lambda: [(0.0, 0.25), (0.5, 0.1), (0.8, 0.0)],
-        description="Root noise weight by game progress: [(progress, weight), ...].",
+        description="Root noise weight by game progress: [(progress, weight), ...]; PUCT only.",
     )
     unvisited_value: float = Field(
-        0.0, ge=-1, le=1, description="Value assumed for children never visited (mover's view)."
+        0.0,
+        ge=-1,
+        le=1,
+        description="Value assumed for children never visited, from the view of the player choosing "
+        "('alphazero' q_transform). With unvisited_mode 'parent' it is an offset to the parent's value.",
+    )
+    unvisited_mode: Literal["absolute", "parent"] = Field(
+        "absolute",
+        description="'absolute': unvisited children are worth unvisited_value; 'parent': the parent's "
+        "current value plus unvisited_value (Leela-style first-play urgency, e.g. -0.2).",
     )
     temperature: Schedule = Field(
         default_factory=lambda: [(0.0, 1.0), (0.2, 0.8), (0.4, 0.5), (0.6, 0.2), (0.8, 0.1)],
-        description="Move-sampling temperature by game progress (seed default).",
+        description="Move-sampling temperature by game progress (seed default); 0 = most visited. "
+        "PUCT only: Gumbel plays the action its sequential halving picks.",
     )
     expected_game_length: float | None = Field(
         None,
         gt=0,
         description="Plies that count as progress 1.0; default: half the cells of the board.",
     )
-    gumbel_scale: float = Field(1.0, ge=0)
-    max_num_considered_actions: int = Field(16, ge=1)
+    gumbel_scale: float = Field(
+        1.0, ge=0, description="Gumbel mode: scale of the root Gumbel noise (0 = deterministic)."
+    )
+    max_num_considered_actions: int = Field(
+        16, ge=1, description="Gumbel mode: actions sampled at the root for sequential halving."
+    )
     playout_cap_fraction: float = Field(
-        0.0, ge=0, le=1, description="Share of moves that get a cheap search (0 = off)."
+        0.0,
+        ge=0,
+        le=1,
+        description="Playout-cap randomisation (KataGo): share of moves that get a cheap search "
+        "(cheap_simulations, no root noise) and are not policy targets; 0 = off.",
     )
     cheap_simulations: int = Field(8, ge=1, description="Simulations for a cheap search.")
 
@@ -56,4 +95,8 @@ class MctsConfig(Section):
     def _schedules_are_ordered(self) -> MctsConfig:
         _check_schedule("mcts.noise_weight", self.noise_weight)
         _check_schedule("mcts.temperature", self.temperature)
+        if any(v < 0 or v > 1 for _, v in self.noise_weight):
+            raise ValueError("mcts.noise_weight: weights must lie in [0, 1]")
+        if any(v < 0 for _, v in self.temperature):
+            raise ValueError("mcts.temperature: temperatures must be >= 0")
         return self

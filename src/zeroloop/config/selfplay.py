@@ -8,9 +8,16 @@ from zeroloop.config.base import Section
 
 
 class SelfplayConfig(Section):
-    num_games: int = Field(256, ge=1, description="Games per generation.")
+    """The self-play stage: Ray actors playing batches of games in lock-step."""
+
+    num_games: int = Field(256, ge=1, description="Games per generation (games already on disk count).")
     num_workers: int = Field(2, ge=1, description="Ray self-play actors.")
     batch_size: int = Field(64, ge=1, description="Games played in lock-step per worker batch.")
-    cpus_per_worker: float = Field(1.0, gt=0)
-    gpus_per_worker: float = Field(0.0, ge=0)
-    seed: int = Field(0, description="Base seed; worker w of generation g derives its own.")
+    cpus_per_worker: float = Field(1.0, gt=0, description="CPUs Ray reserves for each self-play actor.")
+    gpus_per_worker: float = Field(
+        0.0, ge=0, description="GPU share Ray reserves for each actor (e.g. 0.5 = two actors per GPU)."
+    )
+    seed: int = Field(0, description="Base seed; each batch derives its own from (seed, worker, sequence).")
+    max_worker_restarts: int = Field(
+        8, ge=0, description="Dead actors the stage replaces before giving up (per stage call)."
+    )

@@ -1,0 +1,170 @@
+"""Search (mctx wrappers): tactics, frames, noise, schedules, move choice, value targets."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from zeroloop.config import MctsConfig
+from zeroloop.games import Hex
+from zeroloop.search import (
+    SearchParams,
+    add_root_noise,
+    outcome_for_movers,
+    piecewise,
+    run_search,
+    schedule_value,
+    select_action,
+)
+from zeroloop.search.outcome import movers
+
+
+def uniform_apply(params, obs):
+    """A network that knows nothing: flat prior, value 0."""
+    b, n = obs.shape[0], obs.shape[1]
+    return jnp.zeros((b, n * n + 1)), jnp.zeros((b,))
+
+
+def play(env: Hex, moves: list[int]):
+    state = env.init()
+    for m in moves:
+        state = env.step(state, m)
+    return state
+
+
+def stack(states):
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *states)
+
+
+# 4x4, cell = row * 4 + col.
+# WIN: black (top-bottom) holds a1-column cells (0,1),(1,1),(2,1) -> wins at (3,0) or (3,1).
+WIN_MOVES = [1, 0, 5, 3, 9, 7]  # B(0,1) W(0,0) B(1,1) W(0,3) B(2,1) W(1,3); black to move
+WIN_CELLS = {12, 13}
+# BLOCK: black holds (0,0),(1,0),(2,0); its only winning cell is (3,0)=12; white to move.
+BLOCK_MOVES = [0, 3, 4, 7, 8]
+BLOCK_CELL = 12
+
+TACTIC_CONFIGS = {
+    "puct-alphazero": MctsConfig(num_simulations=400, c_puct=1.5),
+    "puct-minmax": MctsConfig(num_simulations=400, c_puct=1.5, q_transform="minmax"),
+    "puct-parent-fpu": MctsConfig(num_simulations=400, unvisited_mode="parent", unvisited_value=-0.2),
+    # Gumbel's interior selection is deterministic, so with a flat prior the defender's
+    # replies are tried in index order and the refutation (cell 12) is found late.
+    "gumbel": MctsConfig(mode="gumbel", num_simulations=400, max_num_considered_actions=16),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TACTIC_CONFIGS))
+def test_search_wins_in_one_and_blocks_a_loss(name: str) -> None:
+    env = Hex(4)
+    states = stack([play(env, WIN_MOVES), play(env, BLOCK_MOVES)])
+    sp = SearchParams.from_config(TACTIC_CONFIGS[name])
+    search = jax.jit(lambda key, s: run_search(env, uniform_apply, sp, None, key, s, jnp.zeros(2)))
+    out = search(jax.random.key(0), states)
+    best = np.asarray(jnp.argmax(out.policy, axis=-1))
+    assert int(best[0]) in WIN_CELLS, f"{name}: policy {np.round(np.asarray(out.policy[0]), 2)}"
+    assert int(best[1]) == BLOCK_CELL, f"{name}: policy {np.round(np.asarray(out.policy[1]), 2)}"
+    # The winner-to-be sees a won position; the defender sees no immediate win for either side.
+    assert float(out.root_value[0]) > 0.5
+    if name == "gumbel":  # Gumbel plays the action its sequential halving picks
+        assert int(out.action[0]) in WIN_CELLS and int(out.action[1]) == BLOCK_CELL
+
+
+def test_policy_is_in_board_frame_for_white() -> None:
+    """A net that loves mover's-frame cell (0, 1) must steer white to board cell (1, 0)."""
+    env = Hex(3)
+
+    def apply(params, obs):
+        logits = jnp.zeros((obs.shape[0], 10)).at[:, 1].set(8.0)
+        return logits, jnp.zeros((obs.shape[0],))
+
+    black = play(env, [])
+    white = play(env, [8])  # black took (2, 2); white to move
+    sp = SearchParams(num_simulations=16)
+    search = jax.jit(lambda key, s: run_search(env, apply, sp, None, key, s, jnp.zeros(2)))
+    out = search(jax.random.key(1), stack([black, white]))
+    counts = np.asarray(out.visit_counts)
+    assert counts[0].argmax() == 1  # black: mover's frame is the board frame
+    assert counts[1].argmax() == 3  # white: (0, 1) in its frame is (1, 0) on the board
+
+
+def test_illegal_moves_get_no_visits_and_swap_is_searched() -> None:
+    env = Hex(3, swap=True)
+    state = play(env, [4])  # centre taken, white may swap
+    sp = SearchParams(num_simulations=64)
+    search = jax.jit(lambda key, s: run_search(env, uniform_apply, sp, None, key, s, jnp.ones(1)))
+    out = search(jax.random.key(2), stack([state]))
+    policy = np.asarray(out.policy[0])
+    assert policy[4] == 0.0 and out.visit_counts[0, 4] == 0
+    assert policy[9] > 0.0  # the swap is legal at ply 1
+    assert policy.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_root_noise_mixes_only_over_legal_moves() -> None:
+    logits = jnp.log(jnp.array([[0.7, 0.1, 0.1, 0.1, 0.0]]) + 1e-30)
+    legal = jnp.array([[True, True, False, True, False]])
+    key = jax.random.key(3)
+    keep = jax.nn.softmax(add_root_noise(key, logits, legal, 0.3, jnp.zeros(1)))
+    prior = jnp.where(legal, jax.nn.softmax(jnp.where(legal, logits, -1e30)), 0.0)
+    np.testing.assert_allclose(np.asarray(keep), np.asarray(prior), atol=1e-6)
+    noise = np.asarray(jax.nn.softmax(add_root_noise(key, logits, legal, 0.3, jnp.ones(1))))[0]
+    assert noise[[2, 4]].max() < 1e-30 and noise.sum() == pytest.approx(1.0, abs=1e-5)
+    half = np.asarray(jax.nn.softmax(add_root_noise(key, logits, legal, 0.3, jnp.full(1, 0.5))))[0]
+    np.testing.assert_allclose(half, 0.5 * np.asarray(prior)[0] + 0.5 * noise, atol=1e-5)
+
+
+def test_schedule_values_by_progress() -> None:
+    config = MctsConfig()
+    temp = piecewise(config.temperature)
+    progress = jnp.array([0.0, 0.19, 0.2, 0.39, 0.4, 0.6, 0.79, 0.8, 1.5, -0.1])
+    got = np.asarray(schedule_value(temp, progress))
+    np.testing.assert_allclose(got, [1.0, 1.0, 0.8, 0.8, 0.5, 0.2, 0.2, 0.1, 0.1, 1.0])
+    noise = piecewise(config.noise_weight)
+    np.testing.assert_allclose(
+        np.asarray(schedule_value(noise, jnp.array([0.0, 0.5, 0.79, 0.8]))), [0.25, 0.1, 0.1, 0.0]
+    )
+
+
+def test_select_action_temperature() -> None:
+    select = jax.jit(select_action)
+    policy = jnp.tile(jnp.array([[0.5, 0.3, 0.2, 0.0]]), (4000, 1))
+    greedy = select(jax.random.key(0), policy, jnp.zeros(4000))
+    assert np.all(np.asarray(greedy) == 0)
+    sampled = np.asarray(select(jax.random.key(1), policy, jnp.ones(4000)))
+    freq = np.bincount(sampled, minlength=4) / 4000
+    np.testing.assert_allclose(freq, [0.5, 0.3, 0.2, 0.0], atol=0.03)
+    sharp = np.bincount(np.asarray(select(jax.random.key(2), policy, jnp.full(4000, 0.2))), minlength=4)
+    # T = 0.2: p ** 5 -> 0.5^5 : 0.3^5 : 0.2^5 = 0.87 : 0.07 : 0.01 (normalised ~0.92, 0.07, 0.01)
+    assert sharp[0] / 4000 > 0.85 and sharp[3] == 0
+    ties = np.asarray(
+        select(jax.random.key(3), jnp.tile(jnp.array([[0.5, 0.5, 0.0]]), (400, 1)), jnp.zeros(400))
+    )
+    assert set(ties.tolist()) == {0, 1}  # greedy ties are broken at random, not by index
+
+
+def test_outcome_for_movers_every_position() -> None:
+    z = outcome_for_movers([0, 1, 2, 3, 4], winner=0)
+    np.testing.assert_array_equal(z, [1, -1, 1, -1, 1])
+    z = outcome_for_movers([0, 1, 2, 3], winner=1)
+    np.testing.assert_array_equal(z, [-1, 1, -1, 1])
+    assert z.dtype == np.float32 and np.all(z != 0.0)
+
+
+def test_outcome_for_movers_with_swap_matches_the_env() -> None:
+    env = Hex(3, swap=True)
+    # Black b1 (cell 1); white swaps (the stone becomes white's at a2 = cell 3); black moves
+    # again and wins down c1 (2) - b2 (4) - b3 (7).
+    moves = [1, 9, 4, 0, 2, 5, 7]
+    state, to_play = env.init(), []
+    for m in moves:
+        to_play.append(int(state.to_play))
+        state = env.step(state, m)
+    winner = int(state.winner)
+    assert winner == 0 and to_play == [0, 1, 0, 1, 0, 1, 0]
+    np.testing.assert_array_equal(movers(moves, swap_action=9), to_play)
+    z = outcome_for_movers(moves, winner, swap_action=9)
+    np.testing.assert_array_equal(z, [1.0 if p == winner else -1.0 for p in to_play])
+    with pytest.raises(ValueError):
+        movers([0, 1, 9], swap_action=9)
