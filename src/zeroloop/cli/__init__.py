@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from zeroloop.cli import config_cmd
+from zeroloop.cli import config_cmd, trmph_cmd
 
 app = typer.Typer(
     name="zeroloop",
@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(trmph_cmd.app, name="trmph")
 
 
 def main() -> None:
