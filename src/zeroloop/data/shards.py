@@ -1,0 +1,162 @@
+"""Position shards: Arrow IPC files (`.feather`, Feather v2) in `position_shard_schema(N)`.
+
+Why Arrow IPC rather than Parquet: shards are written and read several times per
+generation (preprocess, scatter, shuffle, loader) and IPC costs no encoding, can be
+memory-mapped, and its buffers take lz4/zstd compression, which shrinks the mostly-zero
+policy columns ~5x. `.feather` keeps them apart from `.arrow` game chunks, so no scanner
+can mistake one for the other; pandas, polars and DuckDB read them as they are.
+A shard holds record batches of up to 65,536 rows, so readers can stream it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from zeroloop.data.atomic import atomic_path
+from zeroloop.data.positions import PositionArrays
+from zeroloop.data.schemas import POSITION_SHARD_FORMAT, position_shard_schema
+
+BATCH_ROWS = 65_536
+
+
+class ShardError(ValueError):
+    """A position shard is unreadable or not in the expected schema."""
+
+
+def _fixed(values: np.ndarray) -> pa.FixedSizeListArray:
+    """[P, K] numpy -> fixed_size_list<K> without copying."""
+    return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), values.shape[1])
+
+
+def positions_to_batch(pos: PositionArrays, game_ids: pa.Array, board_size: int) -> pa.RecordBatch:
+    """PositionArrays -> a record batch of the shard schema.
+
+    game_ids: string array [G] of the batch's games; positions refer to it by `pos.game`.
+    """
+    ids = game_ids.take(pa.array(pos.game))
+    arrays = [
+        _fixed(np.ascontiguousarray(pos.board, dtype=np.int8)),
+        pa.array(pos.swap_legal),
+        _fixed(np.ascontiguousarray(pos.policy, dtype=np.float32)),
+        pa.array(pos.value.astype(np.float32)),
+        pa.array(pos.q.astype(np.float32)),
+        pa.array(pos.weight.astype(np.float32)),
+        _fixed(np.ascontiguousarray(pos.final_board, dtype=np.int8)),
+        ids,
+        pa.array(pos.ply.astype(np.int16)),
+        pa.array(pos.game_length.astype(np.int16)),
+    ]
+    return pa.record_batch(arrays, schema=position_shard_schema(board_size))
+
+
+def write_options(compression: str) -> ipc.IpcWriteOptions:
+    return ipc.IpcWriteOptions(compression=None if compression == "none" else compression)
+
+
+class ShardWriter:
+    """Streams record batches into one shard, renamed into place on a clean exit.
+
+    Nothing is created when no rows were written (an empty test split leaves no file);
+    `path` is then None. Batches longer than BATCH_ROWS are split so readers can stream.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], board_size: int, compression: str = "lz4") -> None:
+        self.final = Path(path)
+        self.schema = position_shard_schema(board_size)
+        self.options = write_options(compression)
+        self.rows = 0
+        self.path: Path | None = None
+        self._ctx = None
+        self._sink: pa.OSFile | None = None
+        self._writer: ipc.RecordBatchFileWriter | None = None
+
+    def write(self, batch: pa.RecordBatch | pa.Table) -> None:
+        if batch.num_rows == 0:
+            return
+        if self._writer is None:
+            self._ctx = atomic_path(self.final)
+            tmp = self._ctx.__enter__()
+            self._sink = pa.OSFile(str(tmp), "wb")
+            self._writer = ipc.new_file(self._sink, self.schema, options=self.options)
+        if isinstance(batch, pa.Table):
+            for b in batch.to_batches(max_chunksize=BATCH_ROWS):
+                self._writer.write_batch(b)
+        else:
+            for start in range(0, batch.num_rows, BATCH_ROWS):
+                self._writer.write_batch(batch.slice(start, BATCH_ROWS))
+        self.rows += batch.num_rows
+
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._writer is None:
+            return
+        try:
+            self._writer.close()
+            self._sink.close()
+        finally:
+            # The atomic context renames on success and deletes the temporary on error.
+            self._ctx.__exit__(exc_type, exc, tb)
+        if exc_type is None:
+            self.path = self.final
+
+
+def open_shard(path: str | os.PathLike[str], board_size: int | None = None) -> ipc.RecordBatchFileReader:
+    """Open a shard (memory-mapped) after checking its format and, if given, board size."""
+    try:
+        reader = ipc.open_file(pa.memory_map(str(path), "r"))
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise ShardError(f"{path}: unreadable position shard: {exc}") from None
+    meta = reader.schema.metadata or {}
+    fmt = meta.get(b"format", b"").decode()
+    if fmt != POSITION_SHARD_FORMAT:
+        raise ShardError(f"{path}: not a position shard (format {fmt!r}, expected {POSITION_SHARD_FORMAT!r})")
+    size = int(meta.get(b"board_size", b"0"))
+    if board_size is not None and size != board_size:
+        raise ShardError(f"{path}: shard holds {size}x{size} positions, expected {board_size}x{board_size}")
+    if not reader.schema.equals(position_shard_schema(size), check_metadata=False):
+        raise ShardError(f"{path}: position shard schema differs from {POSITION_SHARD_FORMAT}")
+    return reader
+
+
+def shard_board_size(path: str | os.PathLike[str]) -> int:
+    return int((open_shard(path).schema.metadata or {})[b"board_size"])
+
+
+def shard_rows(path: str | os.PathLike[str]) -> int:
+    """Rows in a shard, from its batch headers only (no decompression)."""
+    return int(open_shard(path).count_rows())
+
+
+def iter_batches(path: str | os.PathLike[str], board_size: int | None = None) -> Iterator[pa.RecordBatch]:
+    reader = open_shard(path, board_size)
+    for i in range(reader.num_record_batches):
+        yield reader.get_batch(i)
+
+
+def read_shard(path: str | os.PathLike[str], board_size: int | None = None) -> pa.Table:
+    """The whole shard as a table; raises ShardError when it is not a valid shard."""
+    try:
+        return open_shard(path, board_size).read_all()
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise ShardError(f"{path}: unreadable position shard: {exc}") from None
+
+
+def fixed_column(table: pa.Table | pa.RecordBatch, name: str, width: int, dtype: type) -> np.ndarray:
+    """A fixed_size_list column as a [rows, width] numpy array (zero-copy when possible)."""
+    col = table.column(name)
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    # flatten() honours the array's offset (a sliced batch); .values would not.
+    values = col.flatten().to_numpy(zero_copy_only=False)
+    return values.astype(dtype, copy=False).reshape(len(col), width)

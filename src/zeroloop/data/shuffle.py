@@ -1,0 +1,219 @@
+"""Bucket shuffle: position shards -> uniformly shuffled shards, in bounded memory.
+
+Seed 002's ShufflingStep: pass 1 scatters every input row into one of K buckets at
+random, pass 2 loads one bucket at a time, permutes it and writes output shards of
+`shuffle.shard_size` rows. Memory is about one bucket per worker (2 x rows/K x row
+size), so data larger than RAM works with enough buckets. See `shuffle_tasks` for why
+the result is a uniformly random permutation.
+
+Crash safety: `OUT/_intermediate/manifest.json` (written atomically) records the plan
+(inputs, sizes, settings), which inputs are scattered and which buckets are done.
+Every file is written under a temporary name and renamed when complete, and both
+passes are deterministic, so after a kill at any point running again redoes only
+unfinished work and produces exactly the shards an uninterrupted run would have.
+Temporary bucket files go as soon as their bucket is done (unless cleanup is off).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from zeroloop.config import ZeroloopConfig
+from zeroloop.data.atomic import write_json_atomic
+from zeroloop.data.executor import worker_pool
+from zeroloop.data.quarantine import QUARANTINE_DIR, quarantine_file
+from zeroloop.data.records import ShuffleSummary
+from zeroloop.data.shards import ShardError, open_shard
+from zeroloop.data.shuffle_tasks import bucket_dir, scatter_input, shuffle_bucket
+from zeroloop.data.sources import INTERMEDIATE_DIR, expand_shards
+
+SUMMARY_FILE = "summary.json"
+MANIFEST_FILE = "manifest.json"
+Progress = Callable[[int, int], None]
+
+
+def _plan(config: ZeroloopConfig, files: Sequence[Path], num_buckets: int) -> str:
+    h = hashlib.sha256()
+    s = config.shuffle
+    h.update(json.dumps([num_buckets, s.seed, s.shard_size, config.game.board_size]).encode())
+    for p in files:
+        st = p.stat()
+        h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def _check_inputs(files: list[Path], board_size: int, qdir: Path) -> tuple[list[Path], list[int], list[dict]]:
+    """(good inputs, their row counts, quarantined) after opening each input's header."""
+    good, rows, bad = [], [], []
+    for f in files:
+        try:
+            rows.append(int(open_shard(f, board_size).count_rows()))
+            good.append(f)
+        except ShardError as exc:
+            bad.append(quarantine_file(f, str(exc), qdir).to_dict())
+    return good, rows, bad
+
+
+def shuffle_dry_run(
+    config: ZeroloopConfig, inputs: Sequence[str | os.PathLike[str]], num_buckets: int | None = None
+) -> dict:
+    """Disk and memory a shuffle of `inputs` would need, from shard headers only.
+
+    memory_bytes: the largest bucket (expected rows/K plus 4 standard deviations)
+    uncompressed, twice (loaded + permuted), times the workers.
+    """
+    k = num_buckets or config.shuffle.num_buckets
+    n = config.game.board_size
+    files = expand_shards(inputs)
+    rows = 0
+    size = 0
+    for f in files:
+        try:
+            rows += int(open_shard(f, n).count_rows())
+            size += f.stat().st_size
+        except ShardError:
+            continue
+    row_bytes = 2 * n * n + 4 * (n * n + 1) + 4 * 3 + 1 + 4 + 16 + 8 + 4  # + string offsets
+    per_bucket = rows / k
+    bucket_rows = int(per_bucket + 4 * per_bucket**0.5) if rows else 0
+    workers = config.shuffle.max_workers
+    return {
+        "inputs": len(files),
+        "positions": rows,
+        "buckets": k,
+        "bucket_rows": bucket_rows,
+        "input_bytes": size,
+        "temporary_disk_bytes": size,
+        "output_disk_bytes": size,
+        "peak_extra_disk_bytes": size + size // k if config.data.cleanup else 2 * size,
+        "memory_bytes": 2 * bucket_rows * row_bytes * min(workers, k),
+        "shards": k * -(-bucket_rows // config.shuffle.shard_size) if rows else 0,
+    }
+
+
+def run_shuffle(
+    config: ZeroloopConfig,
+    inputs: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    cleanup: bool | None = None,
+    progress: Progress | None = None,
+    num_buckets: int | None = None,
+) -> ShuffleSummary:
+    """Shuffle the position shards under `inputs` into `out_dir/shard-BBBBB-PPPP.feather`.
+
+    num_buckets: K (default `config.shuffle.num_buckets`). cleanup: remove the
+    temporary buckets and manifest at the end (default `config.data.cleanup`).
+    progress(done, total) counts scattered inputs and shuffled buckets.
+    Runs again after a kill go on from the manifest; a finished run returns its summary.
+    """
+    start = time.perf_counter()
+    k = num_buckets or config.shuffle.num_buckets
+    n = config.game.board_size
+    cleanup = config.data.cleanup if cleanup is None else cleanup
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    inter = out / INTERMEDIATE_DIR
+    tmp_dir = inter / "buckets"
+    qdir = Path(config.data.quarantine_dir) if config.data.quarantine_dir else out / QUARANTINE_DIR
+    files = expand_shards(inputs)
+    plan = _plan(config, files, k)
+    summary_path = out / SUMMARY_FILE
+    if summary_path.exists():
+        old = json.loads(summary_path.read_text())
+        if old.pop("plan", None) == plan:
+            return ShuffleSummary(**{k2: v for k2, v in old.items() if not k2.endswith("_truncated")})
+        summary_path.unlink()
+
+    manifest_path = inter / MANIFEST_FILE
+    state: dict = {}
+    if manifest_path.exists():
+        state = json.loads(manifest_path.read_text())
+    resumed = state.get("plan") == plan
+    if not resumed:
+        # A different plan: nothing on disk is ours to keep.
+        shutil.rmtree(inter, ignore_errors=True)
+        for old_shard in out.glob("shard-*.feather"):
+            old_shard.unlink()
+        good, rows, bad = _check_inputs(files, n, qdir)
+        state = {
+            "plan": plan,
+            "inputs": [str(p) for p in good],
+            "rows": rows,
+            "quarantined": bad,
+            "scattered": {},
+            "buckets_done": {},
+        }
+        write_json_atomic(manifest_path, state)
+    else:
+        # Leftover temporaries of a killed writer are never renamed into place: drop them.
+        for stale in inter.rglob("*.tmp"):
+            stale.unlink(missing_ok=True)
+    inputs_ok = [Path(p) for p in state["inputs"]]
+    total_units = len(inputs_ok) + k
+    done_units = len(state["scattered"]) + len(state["buckets_done"])
+
+    def tick() -> None:
+        if progress is not None:
+            progress(done_units, total_units)
+
+    s = config.shuffle
+    comp = config.data.compression
+    with worker_pool(min(s.max_workers, max(1, len(inputs_ok)))) as pool:
+        todo = [i for i in range(len(inputs_ok)) if str(i) not in state["scattered"]]
+        futures = {
+            i: pool.submit(scatter_input, str(inputs_ok[i]), i, k, s.seed, str(tmp_dir), n, comp)
+            for i in todo
+        }
+        tick()
+        for i, fut in futures.items():
+            state["scattered"][str(i)] = fut.result()
+            write_json_atomic(manifest_path, state)
+            done_units += 1
+            tick()
+
+        bucket_rows = [sum(c[b] for c in state["scattered"].values()) for b in range(k)]
+        todo_b = [b for b in range(k) if str(b) not in state["buckets_done"]]
+        bfutures = {
+            b: pool.submit(
+                shuffle_bucket, b, len(inputs_ok), s.seed, str(tmp_dir), str(out), n, s.shard_size, comp
+            )
+            for b in todo_b
+        }
+        for b, fut in bfutures.items():
+            state["buckets_done"][str(b)] = fut.result()
+            write_json_atomic(manifest_path, state)
+            if cleanup:
+                shutil.rmtree(bucket_dir(tmp_dir, b), ignore_errors=True)
+            done_units += 1
+            tick()
+
+    shards = sorted((name, r) for done in state["buckets_done"].values() for name, r in done)
+    summary = ShuffleSummary(
+        out_dir=str(out),
+        inputs=len(inputs_ok),
+        positions_in=int(sum(state["rows"])),
+        positions_out=int(sum(r for _, r in shards)),
+        buckets=k,
+        shards=len(shards),
+        seconds=time.perf_counter() - start,
+        peak_bucket_rows=int(max(bucket_rows, default=0)),
+        resumed=resumed,
+        skipped_inputs=len(state["quarantined"]),
+        quarantined=state["quarantined"],
+        shard_paths=[str(out / name) for name, _ in shards],
+    )
+    summary.positions_per_second = summary.positions_out / summary.seconds if summary.seconds > 0 else 0.0
+    if summary.positions_out != summary.positions_in:
+        raise RuntimeError(
+            f"shuffle lost or repeated rows: {summary.positions_in} in, {summary.positions_out} out"
+        )
+    write_json_atomic(summary_path, summary.to_dict() | {"plan": plan})
+    if cleanup:
+        shutil.rmtree(inter, ignore_errors=True)
+    return summary
