@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from zeroloop.cli import config_cmd, trmph_cmd
+from zeroloop.cli import config_cmd, run_cmd, trmph_cmd
+from zeroloop.cli import eval_cmd
 
 app = typer.Typer(
     name="zeroloop",
@@ -16,6 +17,13 @@ app = typer.Typer(
 
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(trmph_cmd.app, name="trmph")
+app.command("run")(run_cmd.run)
+app.command("sl")(run_cmd.sl)
+app.command("serve")(run_cmd.serve)
+app.command("status")(run_cmd.status)
+app.command("evaluate")(eval_cmd.evaluate)
+app.command("gtp")(eval_cmd.gtp)
+app.command("play")(eval_cmd.play)
 
 
 def main() -> None:
