@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from rich.console import Console
@@ -46,15 +45,14 @@ def _cell(stage: str, entry: dict | None) -> str:
 
 
 def _render_ladder(rd: RunDir, console: Console) -> None:
+    from zeroloop.evaluation.ladder import LadderError, ladder_table, load_ladder
+
     try:
-        ladder = json.loads(rd.ladder_path.read_text())
-    except (FileNotFoundError, ValueError):
+        ladder = load_ladder(rd.root)
+    except LadderError as exc:
+        console.print(f"Elo ladder: unreadable ({exc})")
+        return
+    if not ladder.results:
         console.print("Elo ladder: no evaluations yet")
         return
-    ratings = ladder.get("ratings", {})
-    table = Table(title="Elo ladder")
-    table.add_column("player")
-    table.add_column("Elo", justify="right")
-    for player, elo in sorted(ratings.items(), key=lambda kv: -float(kv[1])):
-        table.add_row(str(player), f"{float(elo):.0f}")
-    console.print(table)
+    console.print(ladder_table(ladder))

@@ -165,7 +165,8 @@ def run_generation(
             root, g, "evaluate", depends, config_json, str(candidate), opponent
         )
         out["evaluate"] = ev
-        promote, reason = _promotion(config, ev)
+        # The evaluation stage makes the gating decision (eval.gating, eval.gating_threshold).
+        promote, reason = bool(ev["promoted"]), str(ev["reason"])
     else:
         promote, reason = candidate.exists(), "no evaluation: newest model becomes best"
     if candidate.exists():
@@ -173,15 +174,6 @@ def run_generation(
         out["promote"] = opts(stages.promote_task, "promote")(root, g, "promote", depends, promote, reason)
     generation_note(g, _note(rd, plan, out))
     return out
-
-
-def _promotion(config: ZeroloopConfig, evaluation: dict[str, Any]) -> tuple[bool, str]:
-    rate = float(evaluation.get("win_rate", 0.0))
-    if not config.eval.gating:
-        return True, f"gating off: always promote (win rate {rate:.3f})"
-    if rate >= config.eval.gating_threshold:
-        return True, f"win rate {rate:.3f} >= threshold {config.eval.gating_threshold}"
-    return False, f"win rate {rate:.3f} < threshold {config.eval.gating_threshold}"
 
 
 def _note(rd: RunDir, plan: GenerationPlan, out: dict[str, Any]) -> str:

@@ -55,6 +55,15 @@ def summary_table(stage: str, generation: int, summary: dict[str, Any]) -> None:
     )
 
 
+def ladder_artifact(run_dir: Any) -> None:
+    """The run's Elo ladder as a table artifact (key `elo-ladder`), newest version on top."""
+    from zeroloop.evaluation.ladder import ladder_rows, load_ladder
+
+    rows = [{k: _short(v) for k, v in row.items()} for row in ladder_rows(load_ladder(run_dir))]
+    if rows:
+        create_table_artifact(rows, key="elo-ladder", description="Elo ladder of the run")
+
+
 def generation_note(generation: int, markdown: str) -> None:
     create_markdown_artifact(
         markdown, key=artifact_key("generation", generation), description=f"generation {generation}"

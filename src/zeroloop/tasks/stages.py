@@ -16,7 +16,7 @@ from prefect import get_run_logger, task
 
 from zeroloop.config import ZeroloopConfig
 from zeroloop.rundir import RunDir
-from zeroloop.tasks.artifacts import StageProgress, summary_table
+from zeroloop.tasks.artifacts import StageProgress, ladder_artifact, summary_table
 
 
 def _config(config_json: dict[str, Any]) -> ZeroloopConfig:
@@ -182,6 +182,7 @@ def evaluate_task(
         progress=progress,
     )
     progress.finish()
+    ladder_artifact(rd.root)
     return _finish(run_dir, generation, "evaluate", summary | {"stage_seconds": seconds})
 
 
