@@ -130,7 +130,9 @@ class Ladder:
             "anchor": self.anchor,
             "prior_games": self.prior_games,
             "results": [r.to_dict() for r in self.results],
-            "ratings": {name: r.to_dict() for name, r in sorted(self.ratings.items())},
+            # name -> Elo of every placed player, for simple readers; `players` has the rest.
+            "ratings": {n: r.elo for n, r in sorted(self.ratings.items()) if r.elo is not None},
+            "players": {n: r.to_dict() for n, r in sorted(self.ratings.items())},
         }
 
     @classmethod
