@@ -1,0 +1,349 @@
+"""Training batches from position shards: fixed shapes, prefetched, exactly resumable.
+
+The stream is a pure function of (shards, seed, position), which is what makes resume
+exact without saving buffers:
+
+- epoch e visits the shards in an order drawn from (seed, e) and concatenates them
+  into R rows;
+- those rows are cut into blocks of `shuffle_buffer` rows and each block is permuted
+  by (seed, e, block) - the shuffle buffer;
+- batch i is rows [i*B, (i+1)*B) of the endless concatenation of epochs.
+
+`state_dict()` is the number of rows the trainer has taken (plus a fingerprint of the
+data); `load_state_dict()` starts the stream there, so a resumed training gets the
+very batches it would have got. A background thread prepares `prefetch_batches`
+batches ahead; the state counts only batches handed out.
+
+Batches follow the training batch contract of docs/architecture.md (`obs` planes as
+`Hex.observation`: mover's stones, opponent's stones, swap legal).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import queue
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from zeroloop.data.shards import fixed_column, read_shard, shard_board_size, shard_rows
+from zeroloop.data.sources import expand_shards
+from zeroloop.data.window import batch_shares
+
+Batch = dict[str, np.ndarray]
+_END = object()
+
+
+def to_training_batch(cols: dict[str, np.ndarray], board_size: int, q_ratio: float) -> Batch:
+    """Compact shard columns of B rows -> the training batch dict (shapes in the contract).
+
+    cols: board int8 [B, C], swap_legal bool [B], policy float32 [B, A], value (z),
+    q (NaN = none), weight float32 [B], final_board int8 [B, C].
+    """
+    n = board_size
+    b = len(cols["value"])
+    board = cols["board"].reshape(b, n, n)
+    swap = cols["swap_legal"]
+    obs = np.empty((b, n, n, 3), dtype=np.float32)
+    obs[..., 0] = board == 1
+    obs[..., 1] = board == -1
+    obs[..., 2] = swap[:, None, None]
+    legal = np.empty((b, n * n + 1), dtype=bool)
+    legal[:, :-1] = cols["board"] == 0
+    legal[:, -1] = swap
+    z = cols["value"].astype(np.float32)
+    q = np.where(np.isnan(cols["q"]), z, cols["q"]).astype(np.float32)
+    return {
+        "obs": obs,
+        "policy": cols["policy"].astype(np.float32, copy=False),
+        "legal": legal,
+        "value": (q_ratio * q + (1.0 - q_ratio) * z).astype(np.float32),
+        "z": z,
+        "q": q,
+        "weight": cols["weight"].astype(np.float32, copy=False),
+        "owner": cols["final_board"].reshape(b, n, n).astype(np.float32),
+    }
+
+
+def _columns(table: pa.Table, n: int) -> dict[str, np.ndarray]:
+    c = n * n
+    return {
+        "board": fixed_column(table, "board", c, np.int8),
+        "swap_legal": table.column("swap_legal").to_numpy(zero_copy_only=False),
+        "policy": fixed_column(table, "policy", c + 1, np.float32),
+        "value": table.column("value").to_numpy(zero_copy_only=False),
+        "q": table.column("q").to_numpy(zero_copy_only=False),
+        "weight": table.column("weight").to_numpy(zero_copy_only=False),
+        "final_board": fixed_column(table, "final_board", c, np.int8),
+    }
+
+
+class ShardLoader:
+    """Fixed-shape training batches from position shards (see the module docstring).
+
+    shards: shard files or directories. batch_size: B. q_ratio: value target blend.
+    shuffle_buffer: rows permuted together (and the read block). epochs: stop after
+    this many passes (the last partial batch is dropped); None loops forever.
+    prefetch: batches prepared ahead in a thread (0: none, synchronous).
+    """
+
+    def __init__(
+        self,
+        shards: Sequence[str | os.PathLike[str]],
+        batch_size: int,
+        q_ratio: float = 0.0,
+        shuffle_buffer: int = 65_536,
+        seed: int = 0,
+        epochs: int | None = None,
+        prefetch: int = 4,
+        board_size: int | None = None,
+    ) -> None:
+        self.paths: list[Path] = expand_shards(shards)
+        if not self.paths:
+            raise ValueError(f"no position shards under {[str(s) for s in shards]}")
+        self.board_size = board_size or shard_board_size(self.paths[0])
+        self.rows = np.array([shard_rows(p) for p in self.paths], dtype=np.int64)
+        self.num_rows = int(self.rows.sum())
+        if self.num_rows == 0:
+            raise ValueError("the position shards hold no rows")
+        self.batch_size = batch_size
+        self.q_ratio = q_ratio
+        self.block = shuffle_buffer
+        self.seed = seed
+        self.epochs = epochs
+        self.prefetch = prefetch
+        self.position = 0  # rows handed out so far
+        self._thread: threading.Thread | None = None
+        self._queue: queue.Queue | None = None
+        self._stop = threading.Event()
+        self._gen: Iterator[Batch] | None = None
+        self._cache: tuple[int, dict[str, np.ndarray]] | None = None
+
+    # ---- the stream ---------------------------------------------------------------
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return self.num_rows // self.batch_size
+
+    @property
+    def total_batches(self) -> int | None:
+        return None if self.epochs is None else self.epochs * self.num_rows // self.batch_size
+
+    def fingerprint(self) -> str:
+        text = json.dumps(
+            [[str(p) for p in self.paths], self.rows.tolist(), self.seed, self.block, self.batch_size]
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def _shard(self, i: int) -> dict[str, np.ndarray]:
+        # Consecutive blocks share shards; keep the last one decoded.
+        if self._cache is None or self._cache[0] != i:
+            self._cache = (i, _columns(read_shard(self.paths[i], self.board_size), self.board_size))
+        return self._cache[1]
+
+    def _block(self, epoch: int, j: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Rows of block j of epoch `epoch` (compact columns) and their permutation."""
+        order = np.random.default_rng([self.seed, epoch]).permutation(len(self.paths))
+        ends = np.cumsum(self.rows[order])
+        lo, hi = j * self.block, min((j + 1) * self.block, self.num_rows)
+        parts = []
+        first = int(np.searchsorted(ends, lo, side="right"))
+        for k in range(first, len(order)):
+            start = int(ends[k] - self.rows[order[k]])
+            if start >= hi:
+                break
+            a, b = max(lo, start) - start, min(hi, int(ends[k])) - start
+            cols = self._shard(int(order[k]))
+            parts.append({name: v[a:b] for name, v in cols.items()})
+        block = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+        perm = np.random.default_rng([self.seed, epoch, j]).permutation(hi - lo)
+        return block, perm
+
+    def _produce(self, start: int) -> Iterator[Batch]:
+        """Batches from stream row `start` on (start is a multiple of the batch size)."""
+        end = None if self.epochs is None else self.total_batches * self.batch_size
+        p = start
+        pieces: list[dict[str, np.ndarray]] = []
+        have = 0
+        while end is None or p < end:
+            epoch, r = divmod(p, self.num_rows)
+            j = r // self.block
+            block, perm = self._block(epoch, j)
+            offset = r - j * self.block
+            idx = perm[offset:]
+            if end is not None:
+                idx = idx[: end - p]
+            p += len(idx)
+            while len(idx):
+                need = self.batch_size - have
+                take, idx = idx[:need], idx[need:]
+                pieces.append({k: v[take] for k, v in block.items()})
+                have += len(take)
+                if have == self.batch_size:
+                    cols = (
+                        pieces[0]
+                        if len(pieces) == 1
+                        else {k: np.concatenate([x[k] for x in pieces]) for k in pieces[0]}
+                    )
+                    yield to_training_batch(cols, self.board_size, self.q_ratio)
+                    pieces, have = [], 0
+
+    # ---- iteration with prefetch --------------------------------------------------
+
+    def _worker(self, start: int, out: queue.Queue, stop: threading.Event) -> None:
+        try:
+            for batch in self._produce(start):
+                while not stop.is_set():
+                    try:
+                        out.put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            out.put(_END)
+        except BaseException as exc:  # handed to the consumer, raised in __next__
+            out.put(exc)
+
+    def _start(self) -> None:
+        if self.prefetch <= 0:
+            self._gen = self._produce(self.position)
+            return
+        self._stop = threading.Event()
+        self._queue = queue.Queue(maxsize=self.prefetch)
+        self._thread = threading.Thread(
+            target=self._worker,
+            args=(self.position, self._queue, self._stop),
+            daemon=True,
+            name="shard-loader",
+        )
+        self._thread.start()
+
+    def __iter__(self) -> ShardLoader:
+        return self
+
+    def __next__(self) -> Batch:
+        if self._gen is None and self._thread is None:
+            self._start()
+        if self._gen is not None:
+            batch = next(self._gen)
+        else:
+            item = self._queue.get()
+            if item is _END:
+                self._queue.put(_END)  # stay exhausted
+                raise StopIteration
+            if isinstance(item, BaseException):
+                raise item
+            batch = item
+        self.position += self.batch_size
+        return batch
+
+    def close(self) -> None:
+        """Stop the prefetch thread (a later `next` starts it again from `position`)."""
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+        self._thread = None
+        self._queue = None
+        self._gen = None
+
+    def __del__(self) -> None:
+        stop = getattr(self, "_stop", None)
+        if stop is not None:
+            stop.set()
+
+    # ---- resume -------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-able position in the stream: save it with the training checkpoint."""
+        return {
+            "position": self.position,
+            "batches": self.position // self.batch_size,
+            "epoch": self.position // self.num_rows,
+            "fingerprint": self.fingerprint(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a saved position; refuses a state made on other data or settings."""
+        if state.get("fingerprint") != self.fingerprint():
+            raise ValueError(
+                "loader state was saved for other shards, seed, shuffle buffer or batch size; "
+                "resuming on them would not give the same batches"
+            )
+        self.close()
+        self.position = int(state["position"])
+
+
+class MixedLoader:
+    """Batches drawn from several ShardLoaders in fixed shares (seed 002's data mixing).
+
+    Each batch holds `shares[i]` rows from source i, concatenated; the state is every
+    source's state, so resume is as exact as for one loader.
+    """
+
+    def __init__(self, loaders: Sequence[ShardLoader]) -> None:
+        self.loaders = list(loaders)
+        self.batch_size = sum(ld.batch_size for ld in self.loaders)
+
+    def __iter__(self) -> MixedLoader:
+        return self
+
+    def __next__(self) -> Batch:
+        parts = [next(ld) for ld in self.loaders]
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    def close(self) -> None:
+        for ld in self.loaders:
+            ld.close()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"sources": [ld.state_dict() for ld in self.loaders]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if len(state.get("sources", [])) != len(self.loaders):
+            raise ValueError("loader state has a different number of data sources")
+        for ld, s in zip(self.loaders, state["sources"], strict=True):
+            ld.load_state_dict(s)
+
+
+def build_loader(
+    config: Any,
+    shards: Sequence[str | os.PathLike[str]],
+    batch_size: int | None = None,
+    epochs: int | None = None,
+) -> ShardLoader | MixedLoader:
+    """The training loader a config asks for: `data.loader`, `data.q_ratio`, `data.mix`.
+
+    config: a ZeroloopConfig. shards: the new data (files or directories). Without
+    `data.mix.existing_dirs`, skip_files or weights this is one ShardLoader.
+    """
+    from zeroloop.data.window import mix_sources
+
+    d = config.data
+    lc = d.loader
+    b = batch_size or config.train.batch_size
+    epochs = epochs if epochs is not None else lc.epochs
+    common = dict(
+        q_ratio=d.q_ratio,
+        shuffle_buffer=lc.shuffle_buffer,
+        epochs=epochs,
+        prefetch=lc.prefetch_batches,
+        board_size=config.game.board_size,
+    )
+    mix = d.mix
+    if not (mix.existing_dirs or mix.skip_files or mix.weights):
+        return ShardLoader(shards, b, seed=lc.seed, **common)
+    sources = mix_sources(shards, mix)
+    shares = batch_shares(b, [s.weight for s in sources])
+    loaders = [
+        ShardLoader(s.shards, share, seed=lc.seed + i, **common)
+        for i, (s, share) in enumerate(zip(sources, shares, strict=True))
+        if share > 0
+    ]
+    return loaders[0] if len(loaders) == 1 else MixedLoader(loaders)
