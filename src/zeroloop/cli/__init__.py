@@ -6,6 +6,7 @@ import typer
 
 from zeroloop.cli import config_cmd, run_cmd, trmph_cmd
 from zeroloop.cli import eval_cmd
+from zeroloop.cli import data_cmd
 
 app = typer.Typer(
     name="zeroloop",
@@ -24,6 +25,8 @@ app.command("status")(run_cmd.status)
 app.command("evaluate")(eval_cmd.evaluate)
 app.command("gtp")(eval_cmd.gtp)
 app.command("play")(eval_cmd.play)
+app.command("preprocess")(data_cmd.preprocess)
+app.command("shuffle")(data_cmd.shuffle)
 
 
 def main() -> None:
