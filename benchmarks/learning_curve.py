@@ -1,0 +1,279 @@
+"""Proof of learning: run a preset from scratch, then measure each generation against
+OpenSpiel's MCTS (random rollouts) at fixed simulation budgets.
+
+    python benchmarks/learning_curve.py --config configs/quick.yaml --budgets 200 --games 20
+    python benchmarks/learning_curve.py --config configs/default.yaml --budgets 1000 \\
+        --minutes 60 --run-dir runs/curve-7x7 --generations 12
+
+1. Runs the whole loop, `zeroloop run` (zeroloop.flows.rl_loop, embedded Prefect and
+   local Ray), in a subprocess on a fresh run directory, timed from the start of that
+   process. Each generation's wall time is when its model was written (the manifest's
+   `finished_at` of its train stage) minus that start: start-up and compilation count.
+   If `zeroloop.flows` is missing it calls the stage functions in sequence instead.
+2. Afterwards, with the loop stopped so the two do not share the 2 CPU cores, plays
+   every generation's model (generation 0 = random weights) against `mcts:B` for each
+   budget B: `--games` games, colours alternated, openings varied (zeroloop.evaluation).
+3. Prints, per generation, wall time and win rate (Wilson interval) against each
+   budget; writes a table (markdown) and a PNG plot to `--docs` (default docs/), and
+   says whether the goal (`--goal` win rate against the largest budget within
+   `--minutes`) was reached, and if not, what was.
+
+Take it as a benchmark, not a test: it is long (minutes to an hour) and wants a quiet
+machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", default="configs/quick.yaml", help="Preset to run.")
+    p.add_argument("--run-dir", default="runs/learning-curve", help="Fresh run directory.")
+    p.add_argument("--generations", type=int, default=None, help="Generations (default: config's).")
+    p.add_argument("--set", dest="overrides", action="append", default=[], help="Config override.")
+    p.add_argument("--budgets", type=int, nargs="+", default=[200], help="MCTS simulation budgets.")
+    p.add_argument("--games", type=int, default=20, help="Games per model and budget (even).")
+    p.add_argument("--sims", type=int, default=None, help="Model search budget (default eval's).")
+    p.add_argument("--goal", type=float, default=0.9, help="Target win rate vs the largest budget.")
+    p.add_argument("--minutes", type=float, default=10.0, help="Time limit of the goal.")
+    p.add_argument("--docs", default="docs", help="Where the table and plot go.")
+    p.add_argument("--name", default=None, help="File stem (default learning-curve-<N>x<N>).")
+    p.add_argument("--skip-loop", action="store_true", help="Only evaluate an existing run directory.")
+    return p.parse_args(argv)
+
+
+# ---- 1. the loop ---------------------------------------------------------------------
+
+
+def run_loop(args: argparse.Namespace) -> float:
+    """Run the loop to completion; returns its start time (epoch seconds)."""
+    run_dir = Path(args.run_dir)
+    if run_dir.exists() and any(run_dir.iterdir()):
+        sys.exit(f"{run_dir} is not empty: the benchmark starts from scratch (or pass --skip-loop)")
+    start = time.time()
+    try:
+        import zeroloop.flows.rl_loop  # noqa: F401
+    except ImportError:
+        run_stages_in_sequence(args)
+        return start
+    cmd = [sys.executable, "-m", "zeroloop", "run", "--config", args.config, "--run-dir", str(run_dir)]
+    if args.generations:
+        cmd += ["--generations", str(args.generations)]
+    for o in args.overrides:
+        cmd += ["--set", o]
+    print("$", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=REPO)
+    return start
+
+
+def run_stages_in_sequence(args: argparse.Namespace) -> None:
+    """The loop without zeroloop.flows: the stage functions one after another.
+
+    Mirrors the flow's order (self-play with the best model, preprocess, shuffle,
+    train from the previous model, evaluate, promote) and writes the same manifest, so
+    step 2 reads both kinds of run the same way. (Train/test shard choice as in
+    zeroloop.flows.plan with the whole history as the window.)
+    """
+    from zeroloop.config import load_config, write_run_config  # noqa: I001 (trainer.loop may not exist yet)
+    from zeroloop.data.preprocess import run_preprocess
+    from zeroloop.data.shuffle import run_shuffle
+    from zeroloop.evaluation.arena import run_evaluation
+    from zeroloop.model.file import save_model_file
+    from zeroloop.model.network import create_model
+    from zeroloop.rundir import RunDir
+    from zeroloop.trainer.loop import run_training
+    from zeroloop.workers.selfplay_stage import run_selfplay
+
+    config = load_config(args.config, args.overrides)
+    rd = RunDir.at(args.run_dir)
+    write_run_config(rd.root, config)
+    save_model_file(rd.model_path(0), create_model(config.model), config.game, {"generation": 0})
+    rd.set_best(0, "initial random weights")
+    for g in range(1, (args.generations or config.orchestration.generations) + 1):
+        best = rd.best_model()
+        s = run_selfplay(config, rd.selfplay_dir(g), model_path=best)
+        rd.mark_done(g, "selfplay", s.to_dict())
+        p = run_preprocess(config, [rd.selfplay_dir(g)], rd.positions_dir(g))
+        rd.mark_done(g, "preprocess", p.to_dict())
+        window = [str(rd.positions_dir(h) / "train") for h in range(1, g + 1)]
+        sh = run_shuffle(config, window, rd.shuffled_dir(g))
+        rd.mark_done(g, "shuffle", sh.to_dict())
+        tests = [str(rd.positions_dir(h) / "test") for h in range(1, g + 1)]
+        t = run_training(
+            config,
+            [str(rd.shuffled_dir(g))],
+            [d for d in tests if Path(d).exists()],
+            rd.checkpoint_dir(g),
+            init_model=best,
+            export_path=rd.model_path(g),
+            metadata={"generation": g},
+        )
+        rd.mark_done(g, "train", t.to_dict())
+        e = run_evaluation(config, rd.model_path(g), best, rd.eval_path(g), run_dir=rd.root, generation=g)
+        rd.mark_done(g, "evaluate", e.to_dict())
+        if e.promoted:
+            rd.set_best(g, e.reason)
+
+
+# ---- 2. measure each generation ------------------------------------------------------
+
+
+def generation_times(run_dir: Path, start: float | None) -> dict[int, float]:
+    """Generation -> seconds from the loop's start until its model was written."""
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    finished: dict[int, float] = {}
+    for name, stages in manifest.get("generations", {}).items():
+        stamp = (stages.get("train") or {}).get("finished_at")
+        if stamp:
+            finished[int(name.split("-")[1])] = time.mktime(time.strptime(stamp, "%Y-%m-%dT%H:%M:%S"))
+    if start is None:  # --skip-loop: measure from the run directory's config file
+        start = (run_dir / "config.yaml").stat().st_mtime
+    return {g: t - start for g, t in sorted(finished.items())}
+
+
+def measure(args: argparse.Namespace, times: dict[int, float]) -> list[dict[str, Any]]:
+    from zeroloop.config import load_config
+    from zeroloop.evaluation.arena import run_evaluation
+    from zeroloop.rundir import RunDir
+
+    rd = RunDir.at(args.run_dir)
+    overrides = list(args.overrides) + ([f"eval.num_simulations={args.sims}"] if args.sims else [])
+    config = load_config(args.config, overrides + ["eval.num_workers=0"])
+    rows = []
+    for g in [0, *times]:
+        model = rd.model_path(g)
+        if not model.exists():
+            print(f"gen {g}: no model at {model}, skipped", flush=True)
+            continue
+        row: dict[str, Any] = {"generation": g, "minutes": times.get(g, 0.0) / 60}
+        for budget in args.budgets:
+            t0 = time.perf_counter()
+            s = run_evaluation(
+                config,
+                f"model:{model}",
+                f"mcts:{budget}",
+                rd.root / "benchmark" / f"gen-{g:04d}-vs-mcts{budget}.json",
+                num_games=args.games,
+            )
+            row[f"mcts:{budget}"] = (s.win_rate, s.win_rate_low, s.win_rate_high)
+            print(
+                f"gen {g:3d}  {row['minutes']:6.1f} min  vs mcts:{budget:<5d} "
+                f"win rate {s.win_rate:.2f} [{s.win_rate_low:.2f}, {s.win_rate_high:.2f}] "
+                f"({s.wins}/{s.games}, {time.perf_counter() - t0:.0f} s to measure)",
+                flush=True,
+            )
+        rows.append(row)
+    return rows
+
+
+# ---- 3. report -----------------------------------------------------------------------
+
+
+def markdown(args: argparse.Namespace, rows: list[dict[str, Any]], n: int, verdict: str) -> str:
+    head = "| generation | wall time (min) | " + " | ".join(f"vs mcts:{b}" for b in args.budgets) + " |"
+    lines = [
+        f"# Learning curve, {n}x{n}",
+        "",
+        f"`python benchmarks/learning_curve.py --config {args.config} --budgets "
+        f"{' '.join(map(str, args.budgets))} --games {args.games}`",
+        "",
+        f"Machine: {os.cpu_count()} CPU cores. Wall time: from the start of `zeroloop run` until the "
+        "generation's model was written. Win rate of the model (search budget "
+        f"{args.sims or 'eval.num_simulations'}) over {args.games} games, colours alternated, with "
+        "its 95% Wilson interval.",
+        "",
+        head,
+        "|" + " --- |" * (2 + len(args.budgets)),
+    ]
+    for r in rows:
+        cells = [
+            f"{r[f'mcts:{b}'][0]:.2f} [{r[f'mcts:{b}'][1]:.2f}, {r[f'mcts:{b}'][2]:.2f}]"
+            for b in args.budgets
+        ]
+        lines.append(f"| {r['generation']} | {r['minutes']:.1f} | " + " | ".join(cells) + " |")
+    lines += ["", verdict, "", f"![learning curve]({plot_name(args, n)})", ""]
+    return "\n".join(lines)
+
+
+def plot_name(args: argparse.Namespace, n: int) -> str:
+    return f"{args.name or f'learning-curve-{n}x{n}'}.png"
+
+
+def plot(args: argparse.Namespace, rows: list[dict[str, Any]], n: int, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    minutes = [r["minutes"] for r in rows]
+    for b in args.budgets:
+        rate = [r[f"mcts:{b}"][0] for r in rows]
+        err = [
+            [r[f"mcts:{b}"][0] - r[f"mcts:{b}"][1] for r in rows],
+            [r[f"mcts:{b}"][2] - r[f"mcts:{b}"][0] for r in rows],
+        ]
+        ax.errorbar(minutes, rate, yerr=err, marker="o", capsize=3, label=f"vs OpenSpiel MCTS {b} sims")
+    ax.axhline(args.goal, color="grey", linestyle="--", linewidth=1, label=f"goal {args.goal:.0%}")
+    ax.axvline(args.minutes, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("wall time (minutes, 2 CPU cores)")
+    ax.set_ylabel("win rate (95% Wilson interval)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(f"zeroloop {n}x{n}: {args.config}")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def verdict(args: argparse.Namespace, rows: list[dict[str, Any]]) -> str:
+    key = f"mcts:{max(args.budgets)}"
+    hits = [r for r in rows if r[key][0] >= args.goal and r["minutes"] <= args.minutes]
+    if hits:
+        r = hits[0]
+        return (
+            f"Goal reached: generation {r['generation']} won {r[key][0]:.0%} against {key} "
+            f"after {r['minutes']:.1f} minutes (goal {args.goal:.0%} within {args.minutes:g})."
+        )
+    best = max(rows, key=lambda r: r[key][0]) if rows else None
+    if best is None:
+        return "Goal not reached: no generation was measured."
+    return (
+        f"Goal not reached: best {best[key][0]:.0%} against {key} (generation "
+        f"{best['generation']}, {best['minutes']:.1f} minutes); goal {args.goal:.0%} "
+        f"within {args.minutes:g} minutes."
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    os.chdir(REPO)
+    start = None if args.skip_loop else run_loop(args)
+    times = generation_times(Path(args.run_dir), start)
+    rows = measure(args, times)
+    from zeroloop.config import load_config
+
+    n = load_config(args.config, args.overrides).game.board_size
+    text = verdict(args, rows)
+    print(text)
+    docs = Path(args.docs)
+    docs.mkdir(parents=True, exist_ok=True)
+    stem = plot_name(args, n).removesuffix(".png")
+    (docs / f"{stem}.md").write_text(markdown(args, rows, n, text))
+    plot(args, rows, n, docs / f"{stem}.png")
+    (docs / f"{stem}.json").write_text(json.dumps({"rows": rows, "verdict": text}, indent=2) + "\n")
+    print(f"wrote {docs / stem}.md, .png and .json")
+
+
+if __name__ == "__main__":
+    main()
