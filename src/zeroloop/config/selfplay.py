@@ -18,6 +18,12 @@ class SelfplayConfig(Section):
         0.0, ge=0, description="GPU share Ray reserves for each actor (e.g. 0.5 = two actors per GPU)."
     )
     seed: int = Field(0, description="Base seed; each batch derives its own from (seed, worker, sequence).")
+    compilation_cache_dir: str | None = Field(
+        "auto",
+        description="Persistent XLA compilation cache shared by the actors, so a new or restarted "
+        "actor loads the compiled search instead of compiling it again: 'auto' = "
+        "$XDG_CACHE_HOME/zeroloop/jax (~/.cache/zeroloop/jax), a path, or null = off.",
+    )
     max_worker_restarts: int = Field(
         8, ge=0, description="Dead actors the stage replaces before giving up (per stage call)."
     )

@@ -1,0 +1,236 @@
+"""The self-play worker: one compiled search, many batches, each written as a game chunk.
+
+`SelfplayWorker` is a plain class (tests and benchmarks use it without Ray); the stage
+wraps it with `ray.remote`. It compiles the jitted game loop once; `set_weights` swaps
+in a new model's weights without recompiling when the network structure is unchanged.
+
+Each `play_batch` writes two files into the output directory:
+
+* `chunk-<worker>-<seq>.trmph`: one `<record> <1|2>` line per game, written first;
+* `chunk-<worker>-<seq>.arrow`: the game chunk (`zeroloop.data.chunks`), renamed into
+  place last. The `.arrow` is the commit marker: readers count `.arrow` files only, so a
+  worker killed between the two renames leaves an orphan `.trmph` that the stage deletes
+  or overwrites, never a chunk without its text twin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from zeroloop.config import ZeroloopConfig
+from zeroloop.data.atomic import write_text_atomic
+from zeroloop.data.chunks import GameRecord, write_game_chunk
+from zeroloop.games.hex import Hex
+from zeroloop.games.trmph import format_record
+from zeroloop.model.file import load_model_file
+from zeroloop.model.network import create_model, inference_fn
+from zeroloop.search.selfplay import SelfplayBatch, make_selfplay_fn
+
+log = logging.getLogger(__name__)
+
+
+def chunk_stem(worker: int, seq: int) -> str:
+    """File name stem of a worker's seq-th chunk: `chunk-<worker>-<seq>` (zero-padded, sortable)."""
+    return f"chunk-{worker:03d}-{seq:06d}"
+
+
+def compilation_cache_path(setting: str | None) -> str | None:
+    """Resolve `selfplay.compilation_cache_dir`: 'auto' = the user cache, None/'' = off."""
+    if not setting:
+        return None
+    if setting == "auto":
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        return os.path.join(base, "zeroloop", "jax")
+    return setting
+
+
+def enable_compilation_cache(path: str | None) -> None:
+    """Let XLA reuse compiled programs across processes (a fresh actor then starts in seconds)."""
+    if path is None:
+        return
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+
+
+def model_identity(path: str | os.PathLike[str], metadata: dict[str, Any]) -> str:
+    """The model id recorded with each game: the file's own id, else name + content hash."""
+    if metadata.get("model_id"):
+        return str(metadata["model_id"])
+    digest = hashlib.blake2b(Path(path).read_bytes(), digest_size=6).hexdigest()
+    return f"{Path(path).stem}:{digest}"
+
+
+def seed_key(seed: int) -> jax.Array:
+    """A PRNG key from a 64-bit seed. `jax.random.key` keeps only the low 32 bits unless x64
+    is on, which would make batch seeds collide after ~10^5 batches."""
+    seed = int(seed) & (2**64 - 1)
+    return jax.random.wrap_key_data(np.array([seed >> 32, seed & 0xFFFFFFFF], dtype=np.uint32))
+
+
+def batch_to_records(
+    batch: SelfplayBatch,
+    board_size: int,
+    swap: bool,
+    model_id: str | None = None,
+    seed: int | None = None,
+    search: str | None = None,
+    num_games: int | None = None,
+) -> list[GameRecord]:
+    """Cut a `SelfplayBatch` (numpy or device arrays, B games) into `GameRecord`s.
+
+    Only the first `num_games` games are kept (the stage asks for exactly the games it
+    still needs; the compiled batch size is fixed). Unfinished games are impossible in
+    Hex (a full board always has a winner) and would be dropped.
+    """
+    b = np.asarray(batch.length)
+    keep = len(b) if num_games is None else min(num_games, len(b))
+    actions, policy = np.asarray(batch.actions), np.asarray(batch.policy)
+    valid, value, winner = (
+        np.asarray(batch.policy_valid),
+        np.asarray(batch.root_value),
+        np.asarray(batch.winner),
+    )
+    games = []
+    for i in range(keep):
+        if winner[i] not in (0, 1):
+            log.warning("dropping an unfinished game (batch row %d)", i)
+            continue
+        t = int(b[i])
+        games.append(
+            GameRecord(
+                board_size=board_size,
+                moves=actions[i, :t].astype(np.int16),
+                winner=int(winner[i]),
+                swap=swap,
+                policy=policy[i, :t].astype(np.float32),
+                policy_valid=valid[i, :t].astype(bool),
+                root_value=value[i, :t].astype(np.float32),
+                model_id=model_id,
+                seed=seed,
+                search=search,
+            )
+        )
+    return games
+
+
+class SelfplayWorker:
+    """Plays batches of self-play games with one compiled search (B games in lock-step).
+
+    config: the run config (game, model, mcts, selfplay sections are used).
+    worker: this worker's index, part of its chunk names.
+    model_path: model file to play with; None = random weights from `config.model`.
+    batch_size: games per batch (static: it shapes the compiled program).
+    """
+
+    def __init__(
+        self,
+        config: ZeroloopConfig,
+        worker: int = 0,
+        model_path: str | None = None,
+        batch_size: int | None = None,
+    ) -> None:
+        enable_compilation_cache(compilation_cache_path(config.selfplay.compilation_cache_dir))
+        self.config = config
+        self.worker = worker
+        self.batch_size = batch_size or config.selfplay.batch_size
+        self.env = Hex(config.game.board_size, swap=config.game.swap)
+        self._graphdef: Any = None
+        self._play: Any = None
+        self._compiled: Any = None
+        self.params: Any = None
+        self.model_id = ""
+        self.search_settings = json.dumps(
+            {"mcts": config.mcts.model_dump(mode="json"), "batch_size": self.batch_size}, sort_keys=True
+        )
+        self.set_weights(model_path)
+
+    def set_weights(self, model_path: str | None) -> str:
+        """Load `model_path` (None = random weights); recompile only if the net's structure changed.
+
+        Returns the model id that games will record.
+        """
+        if model_path is None:
+            model = create_model(self.config.model, seed=self.config.selfplay.seed)
+            model_id = f"random:{self.config.selfplay.seed}"
+        else:
+            model, header = load_model_file(model_path)
+            if header.game.board_size != self.config.game.board_size:
+                raise ValueError(
+                    f"{model_path}: model was made for {header.game.board_size}x{header.game.board_size}, "
+                    f"the config plays {self.config.game.board_size}x{self.config.game.board_size}"
+                )
+            model_id = model_identity(model_path, header.metadata)
+        apply, graphdef, state = inference_fn(model)
+        if self._play is None or graphdef != self._graphdef:
+            if self._play is not None:
+                log.info("worker %d: network structure changed, recompiling", self.worker)
+            self._graphdef = graphdef
+            self._play = jax.jit(make_selfplay_fn(self.env, apply, self.config.mcts, self.batch_size))
+            self._compiled = None
+        # Weights go to the device once here, not on every batch.
+        self.params = jax.device_put(state)
+        self.model_id = model_id
+        return model_id
+
+    def warmup(self) -> float:
+        """Compile (or load from the compilation cache) now; returns the seconds it took."""
+        start = time.perf_counter()
+        if self._compiled is None:
+            # Ahead-of-time: the executable takes any weights of the same structure.
+            self._compiled = self._play.lower(self.params, seed_key(0)).compile()
+        return time.perf_counter() - start
+
+    def play(self, seed: int) -> SelfplayBatch:
+        """Play one batch with `seed` and return it as numpy arrays (no files written)."""
+        self.warmup()
+        out = self._compiled(self.params, seed_key(seed))
+        return jax.tree.map(np.asarray, jax.device_get(out))
+
+    def play_batch(self, out_dir: str, seq: int, seed: int, num_games: int | None = None) -> dict[str, Any]:
+        """Play one batch and write it as `chunk-<worker>-<seq>.arrow` (+ `.trmph`) in `out_dir`.
+
+        num_games: games to keep (<= batch size; the whole batch is played regardless).
+        Returns a small JSON-able summary: path, games, positions, black_wins, timings.
+        """
+        start = time.perf_counter()
+        batch = self.play(seed)
+        played = time.perf_counter()
+        games = batch_to_records(
+            batch,
+            self.env.board_size,
+            self.env.swap,
+            model_id=self.model_id,
+            seed=seed,
+            search=self.search_settings,
+            num_games=num_games,
+        )
+        stem = Path(out_dir) / chunk_stem(self.worker, seq)
+        lines = "".join(format_record(g.board_size, g.moves, g.winner) + "\n" for g in games)
+        # The .trmph first, the .arrow last: the .arrow is the commit marker readers count.
+        write_text_atomic(stem.with_suffix(".trmph"), lines)
+        write_game_chunk(stem.with_suffix(".arrow"), games)
+        done = time.perf_counter()
+        return {
+            "path": str(stem.with_suffix(".arrow")),
+            "worker": self.worker,
+            "seq": seq,
+            "seed": seed,
+            "games": len(games),
+            "positions": int(sum(len(g.moves) for g in games)),
+            "black_wins": int(sum(g.winner == 0 for g in games)),
+            "play_seconds": played - start,
+            "write_seconds": done - played,
+        }
+
+    def ping(self) -> int:
+        """Liveness probe (returns the worker index)."""
+        return self.worker

@@ -1,0 +1,335 @@
+"""The self-play stage: N Ray actors play until the generation's games are on disk.
+
+`run_selfplay` is resumable and crash-safe by construction:
+
+* games already in `out_dir` (complete `.arrow` chunks) count toward the target, and
+  each chunk keeps exactly the games still needed, so a finished run is a no-op and
+  the directory ends with exactly `num_games` games;
+* each batch has its own seed, derived from (base seed, directory name, worker index,
+  sequence number); sequence numbers continue after the chunks on disk, so a resumed
+  run never replays the randomness of a batch it already wrote, and two generations
+  (different directories) never share it;
+* a worker killed mid-batch loses only that batch: the driver catches the actor's
+  death, creates a replacement with the same index and hands the games to it; a chunk
+  that was written before the actor died is found on disk and counted;
+* files appear by atomic rename, so readers never see half a file; stale temporaries
+  and orphan `.trmph` files from a killed worker are removed when the stage starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.ipc as ipc
+import ray
+from ray.exceptions import RayActorError
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from zeroloop.config import ZeroloopConfig
+from zeroloop.workers.selfplay_actor import SelfplayWorker, chunk_stem
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[int, int], None]
+SelfplayActor = ray.remote(SelfplayWorker)
+_CHUNK_RE = re.compile(r"^chunk-(\d+)-(\d+)\.arrow$")
+
+
+@dataclass
+class SelfplaySummary:
+    """What a self-play stage call leaves on disk (totals) and what it did (this call).
+
+    games, positions, chunks, mean_game_length, first_player_win_rate: all games in out_dir.
+    new_games, new_positions: played by this call; positions_per_second = new_positions / wall.
+    """
+
+    out_dir: str
+    games: int = 0
+    positions: int = 0
+    chunks: int = 0
+    mean_game_length: float = 0.0
+    first_player_win_rate: float = 0.0
+    new_games: int = 0
+    new_positions: int = 0
+    positions_per_second: float = 0.0
+    wall_seconds: float = 0.0
+    num_workers: int = 0
+    worker_restarts: int = 0
+    model_path: str | None = None
+    chunk_paths: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able; the list of chunk paths is left out (it can be long; list the dir instead)."""
+        out = asdict(self)
+        out.pop("chunk_paths")
+        return out
+
+
+@dataclass
+class _ChunkStats:
+    games: int
+    positions: int
+    black_wins: int
+
+
+def batch_seed(base_seed: int, out_dir: Path, worker: int, seq: int) -> int:
+    """64-bit seed of one batch; distinct for every (seed, directory name, worker, seq)."""
+    text = f"{base_seed}:{out_dir.resolve().name}:{worker}:{seq}"
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") >> 1
+
+
+def chunk_stats(path: Path) -> _ChunkStats:
+    """Games, positions and black wins of a chunk, reading only the moves and winner columns."""
+    with pa.memory_map(str(path), "r") as source:
+        table = ipc.open_file(source).read_all().select(["moves", "winner"])
+    lengths = pc.list_value_length(table["moves"]).to_numpy(zero_copy_only=False)
+    winners = table["winner"].to_numpy(zero_copy_only=False)
+    return _ChunkStats(int(len(winners)), int(lengths.sum()), int((winners == 0).sum()))
+
+
+def scan_chunks(out_dir: Path) -> dict[tuple[int, int], Path]:
+    """Complete chunks in `out_dir`: {(worker, seq): path}."""
+    found = {}
+    for p in out_dir.glob("chunk-*.arrow"):
+        m = _CHUNK_RE.match(p.name)
+        if m:
+            found[(int(m.group(1)), int(m.group(2)))] = p
+    return found
+
+
+def clean_leftovers(out_dir: Path) -> int:
+    """Remove temporaries and orphan .trmph files a killed worker left; returns how many.
+
+    Only call this while no worker writes into `out_dir` (the stage owns it while running).
+    """
+    removed = 0
+    for p in out_dir.glob(".chunk-*.tmp"):
+        p.unlink(missing_ok=True)
+        removed += 1
+    for p in out_dir.glob("chunk-*.trmph"):
+        if not p.with_suffix(".arrow").exists():
+            p.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def ensure_ray(config: ZeroloopConfig) -> None:
+    """Join the configured cluster, or start a local Ray (127.0.0.1, no dashboard) if none is up."""
+    if ray.is_initialized():
+        return
+    orch = config.orchestration
+    if orch.ray_address:
+        ray.init(address=orch.ray_address, log_to_driver=False)
+    else:
+        ray.init(num_cpus=orch.num_cpus, include_dashboard=False, log_to_driver=False)
+
+
+def _fit_workers(config: ZeroloopConfig, wanted: int) -> int:
+    """Cap the worker count to what the cluster can hold, so actors never wait forever."""
+    resources = ray.cluster_resources()
+    fits = wanted
+    cpus = config.selfplay.cpus_per_worker
+    gpus = config.selfplay.gpus_per_worker
+    fits = min(fits, int(resources.get("CPU", 0) // cpus))
+    if gpus > 0:
+        fits = min(fits, int(resources.get("GPU", 0) // gpus))
+    if fits < 1:
+        need = f"{cpus} CPU" + (f" and {gpus} GPU" if gpus else "")
+        raise RuntimeError(f"the Ray cluster cannot hold one self-play worker ({need}); it has {resources}")
+    if fits < wanted:
+        log.warning("self-play: %d workers requested, the cluster holds %d", wanted, fits)
+    return fits
+
+
+class _Driver:
+    """Hands batches to actors, replaces dead ones, counts what is on disk."""
+
+    def __init__(
+        self,
+        config: ZeroloopConfig,
+        out_dir: Path,
+        model_path: str | None,
+        batch_size: int,
+        num_workers: int,
+        base_seed: int,
+        existing: dict[tuple[int, int], Path],
+    ) -> None:
+        self.config = config
+        self.out_dir = out_dir
+        self.model_path = model_path
+        self.batch_size = batch_size
+        self.base_seed = base_seed
+        self.token = uuid.uuid4().hex[:8]
+        self.actor_options = {
+            "num_cpus": config.selfplay.cpus_per_worker,
+            "num_gpus": config.selfplay.gpus_per_worker,
+            "max_restarts": 0,  # replaced by hand below, so the lost batch is re-planned too
+        }
+        self.next_seq = {
+            w: 1 + max((s for (ww, s) in existing if ww == w), default=-1) for w in range(num_workers)
+        }
+        self.actors: dict[int, Any] = {w: self._new_actor(w) for w in range(num_workers)}
+        self.pending: dict[Any, tuple[int, int, int]] = {}  # ref -> (worker, seq, games)
+        self.restarts = 0
+
+    def _new_actor(self, w: int) -> Any:
+        # The name lets tools (and tests) find a worker: selfplay-<stage token>-<worker>.
+        name = f"selfplay-{self.token}-{w}-{uuid.uuid4().hex[:4]}"
+        actor = SelfplayActor.options(name=name, **self.actor_options)
+        return actor.remote(self.config, w, self.model_path, self.batch_size)
+
+    @property
+    def in_flight(self) -> int:
+        return sum(g for _, _, g in self.pending.values())
+
+    def dispatch(self, w: int, games: int) -> None:
+        seq = self.next_seq[w]
+        self.next_seq[w] += 1
+        seed = batch_seed(self.base_seed, self.out_dir, w, seq)
+        ref = self.actors[w].play_batch.remote(str(self.out_dir), seq, seed, games)
+        self.pending[ref] = (w, seq, games)
+
+    def replace(self, w: int, error: Exception) -> None:
+        if getattr(error, "actor_init_failed", False):
+            raise RuntimeError(f"self-play worker {w} failed to start: {error}") from error
+        self.restarts += 1
+        if self.restarts > self.config.selfplay.max_worker_restarts:
+            raise RuntimeError(
+                f"self-play workers died {self.restarts} times (limit selfplay.max_worker_restarts="
+                f"{self.config.selfplay.max_worker_restarts}); last error: {error}"
+            ) from error
+        log.warning("self-play worker %d died (%s); starting a replacement", w, type(error).__name__)
+        with contextlib.suppress(Exception):  # already gone
+            ray.kill(self.actors[w])
+        self.actors[w] = self._new_actor(w)
+
+    def shutdown(self) -> None:
+        for actor in self.actors.values():
+            with contextlib.suppress(Exception):
+                ray.kill(actor)
+
+
+def run_selfplay(
+    config: ZeroloopConfig,
+    out_dir: str | Path,
+    model_path: str | Path | None = None,
+    num_games: int | None = None,
+    progress: ProgressFn | None = None,
+    num_workers: int | None = None,
+    batch_size: int | None = None,
+    seed: int | None = None,
+    show_progress: bool = True,
+) -> SelfplaySummary:
+    """Play self-play games with Ray actors until `num_games` games are in `out_dir`.
+
+    config: the run config (game, model, mcts, selfplay, orchestration sections).
+    out_dir: the generation's self-play directory (created if missing).
+    model_path: model file to play with; None = random weights from `config.model`.
+    num_games, num_workers, batch_size, seed: override `config.selfplay`.
+    progress: called as `progress(done, total)` with games on disk after each chunk.
+    show_progress: draw a rich progress bar on the terminal.
+    """
+    start = time.perf_counter()
+    sp = config.selfplay
+    total = num_games if num_games is not None else sp.num_games
+    batch = batch_size or sp.batch_size
+    base_seed = sp.seed if seed is None else seed
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    clean_leftovers(out)
+    existing = scan_chunks(out)
+    stats = {p: chunk_stats(p) for p in existing.values()}
+    done = sum(s.games for s in stats.values())
+    summary = SelfplaySummary(out_dir=str(out), model_path=None if model_path is None else str(model_path))
+    if progress is not None:
+        progress(min(done, total), total)
+    if done >= total:
+        return _finish(summary, stats, 0, 0, start)
+
+    ensure_ray(config)
+    workers = _fit_workers(config, num_workers or sp.num_workers)
+    # No more workers than batches left: an idle actor still costs a compilation.
+    workers = min(workers, -(-(total - done) // batch))
+    driver = _Driver(
+        config, out, None if model_path is None else str(model_path), batch, workers, base_seed, existing
+    )
+    summary.num_workers = workers
+    new_games = new_positions = 0
+    bar = Progress(
+        TextColumn("self-play"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("games"),
+        TimeRemainingColumn(),
+        disable=not show_progress,
+    )
+    try:
+        with bar:
+            task = bar.add_task("self-play", total=total, completed=min(done, total))
+
+            def refill(w: int) -> None:
+                need = total - done - driver.in_flight
+                if need > 0 and not any(pw == w for pw, _, _ in driver.pending.values()):
+                    driver.dispatch(w, min(batch, need))
+
+            for w in range(workers):
+                refill(w)
+            while driver.pending:
+                ready, _ = ray.wait(list(driver.pending), num_returns=1)
+                ref = ready[0]
+                w, seq, _games = driver.pending.pop(ref)
+                try:
+                    result = ray.get(ref)
+                    path = Path(result["path"])
+                except RayActorError as exc:
+                    # The actor may have died after its chunk was renamed into place.
+                    candidate = out / f"{chunk_stem(w, seq)}.arrow"
+                    driver.replace(w, exc)
+                    if not candidate.exists():
+                        refill(w)
+                        continue
+                    path = candidate
+                s = chunk_stats(path)
+                stats[path] = s
+                done += s.games
+                new_games += s.games
+                new_positions += s.positions
+                refill(w)
+                bar.update(task, completed=min(done, total))
+                if progress is not None:
+                    progress(min(done, total), total)
+                for idle in range(workers):  # after a replacement, keep every actor busy
+                    refill(idle)
+    finally:
+        driver.shutdown()
+    summary.worker_restarts = driver.restarts
+    return _finish(summary, stats, new_games, new_positions, start)
+
+
+def _finish(
+    summary: SelfplaySummary, stats: dict[Path, _ChunkStats], new_games: int, new_positions: int, start: float
+) -> SelfplaySummary:
+    games = sum(s.games for s in stats.values())
+    positions = sum(s.positions for s in stats.values())
+    summary.games = games
+    summary.positions = positions
+    summary.chunks = len(stats)
+    summary.chunk_paths = sorted(str(p) for p in stats)
+    summary.mean_game_length = positions / games if games else 0.0
+    summary.first_player_win_rate = sum(s.black_wins for s in stats.values()) / games if games else 0.0
+    summary.new_games = new_games
+    summary.new_positions = new_positions
+    summary.wall_seconds = time.perf_counter() - start
+    summary.positions_per_second = new_positions / summary.wall_seconds if summary.wall_seconds > 0 else 0.0
+    return summary
