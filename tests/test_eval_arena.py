@@ -190,3 +190,21 @@ def test_match_on_ray_workers(tmp_path: Path) -> None:
     finally:
         ray.shutdown()
     assert s.games == 8 and s.black_games == 4
+
+
+def test_cli_evaluate_records_on_the_ladder(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from zeroloop.cli import app
+
+    args = ["evaluate", "--candidate", "mcts:30", "--opponent", "random", "-g", "4"]
+    args += ["--set", "game.board_size=3", "--set", "eval.reference_games=2", "--run-dir", str(tmp_path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "mcts:30 vs random" in result.stdout and "Elo ladder" in result.stdout
+    (out,) = (tmp_path / "eval").glob("match-*.json")
+    assert json.loads(out.read_text())["games"] == 4
+    # 'random' is both the opponent and the default reference: played once.
+    assert len(load_ladder(tmp_path).results) == 1
+    bad = CliRunner().invoke(app, ["evaluate", "--candidate", "nonsense", "--set", "game.board_size=3"])
+    assert bad.exit_code == 2 and "not an opponent spec" in bad.output

@@ -30,9 +30,10 @@ class EvalConfig(Section):
         1, ge=1, description="Random rollouts per leaf of the OpenSpiel MCTS reference opponent."
     )
     references: list[str] = Field(
-        default_factory=list,
-        description="Reference opponents played each generation for the Elo ladder, e.g. "
-        "['random', 'mcts:200'] (specs as for `zeroloop evaluate --opponent`).",
+        default_factory=lambda: ["random"],
+        description="Reference opponents the candidate also plays each generation for the Elo ladder, "
+        "e.g. ['random', 'mcts:200'] (specs as for `zeroloop evaluate --opponent`); 'random' anchors "
+        "the ladder at 0.",
     )
     reference_games: int = Field(
         20, ge=0, description="Games against each reference opponent per generation."
