@@ -235,3 +235,32 @@ def test_stage_survives_a_killed_actor_and_resumes(ray_local, tmp_path: Path) ->
     new_seeds = {g.seed for p in scan_chunks(out).values() for g in read_game_chunk(p)} - set(seeds)
     assert new_seeds and not (new_seeds & set(seeds))
     assert 0.0 <= more.first_player_win_rate <= 1.0 and more.mean_game_length >= 3
+
+
+# ---- the CLI ----------------------------------------------------------------------------
+
+
+def test_cli_maps_options_to_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    import zeroloop.workers.selfplay_stage as stage
+    from zeroloop.cli import app
+    from zeroloop.workers.selfplay_stage import SelfplaySummary
+
+    seen = {}
+
+    def fake_run(config, out_dir, model_path=None):
+        seen.update(config=config, out=out_dir, model=model_path)
+        return SelfplaySummary(out_dir=str(out_dir), games=3)
+
+    monkeypatch.setattr(stage, "run_selfplay", fake_run)
+    args = ["selfplay", "--out", str(tmp_path), "--num-games", "3", "--num-workers", "1"]
+    args += ["--batch-size", "2", "--temperature", "0.25", "--set", "game.board_size=5"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    config = seen["config"]
+    assert config.mcts.temperature == [(0.0, 0.25)]
+    assert (config.selfplay.num_games, config.selfplay.num_workers, config.selfplay.batch_size) == (3, 1, 2)
+    assert config.game.board_size == 5 and seen["model"] is None
+    missing = CliRunner().invoke(app, ["selfplay", "--out", str(tmp_path), "--model", str(tmp_path / "nope")])
+    assert missing.exit_code == 2

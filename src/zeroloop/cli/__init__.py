@@ -7,6 +7,7 @@ import typer
 from zeroloop.cli import config_cmd, run_cmd, trmph_cmd
 from zeroloop.cli import eval_cmd
 from zeroloop.cli import data_cmd
+from zeroloop.cli import selfplay_cmd
 
 app = typer.Typer(
     name="zeroloop",
@@ -27,6 +28,7 @@ app.command("gtp")(eval_cmd.gtp)
 app.command("play")(eval_cmd.play)
 app.command("preprocess")(data_cmd.preprocess)
 app.command("shuffle")(data_cmd.shuffle)
+app.command("selfplay")(selfplay_cmd.selfplay)
 
 
 def main() -> None:
