@@ -8,6 +8,7 @@ with offsets), check them with array operations and hand them to `positions` as 
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from zeroloop.data.records import BadRecord
-from zeroloop.data.schemas import GAME_CHUNK_SCHEMA, game_id
+from zeroloop.data.schemas import GAME_CHUNK_SCHEMA
 from zeroloop.games.hex import transpose_permutation
 
 
@@ -130,6 +131,17 @@ class GameBatch:
             "search": pa.array(self.search, pa.string()),
         }
         return pa.table(columns, schema=GAME_CHUNK_SCHEMA)
+
+
+def game_ids(board_size: int, offsets: np.ndarray, moves: np.ndarray) -> list[str]:
+    """`schemas.game_id` of every game of a flat move list, without per-move Python calls."""
+    flat = moves.tolist()
+    offs = offsets.tolist()
+    prefix = f"{board_size}:"
+    return [
+        hashlib.blake2b((prefix + ",".join(map(str, flat[a:b]))).encode(), digest_size=8).hexdigest()
+        for a, b in zip(offs[:-1], offs[1:], strict=True)
+    ]
 
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -304,7 +316,7 @@ def check_chunk_rows(table: pa.Table, board_size: int) -> tuple[dict[int, str], 
         if size_ok[g]:
             reasons.setdefault(g, reason)
     stored_ids = table.column("game_id").to_pylist()
-    ids = [game_id(board_size, flat_moves[offsets[r] : offsets[r + 1]].tolist()) for r in range(rows)]
+    ids = game_ids(board_size, offsets, flat_moves)
     for r in range(rows):
         if r not in reasons and stored_ids[r] != ids[r]:
             reasons[r] = "game_id does not match the moves (corrupt row?)"
@@ -412,7 +424,7 @@ def from_trmph_games(
         root_value=np.full(m, np.nan, dtype=np.float32),
         has_policy=np.zeros(len(games), dtype=bool),
         has_root_value=np.zeros(len(games), dtype=bool),
-        game_ids=[game_id(board_size, g.moves) for g in games],
+        game_ids=game_ids(board_size, offsets, moves),
         origins=[f"{path}:{g.line}" for g in games],
         model_id=[None] * len(games),
         seed=[None] * len(games),

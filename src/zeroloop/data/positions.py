@@ -33,7 +33,6 @@ from zeroloop.games.hex import transpose_permutation
 
 SELECTORS = ("all", "final", "penultimate")
 AUGMENTATIONS = ("none", "random", "all")
-_NEVER = np.int16(np.iinfo(np.int16).max)
 
 
 @dataclass
@@ -93,15 +92,26 @@ def select_plies(lengths: np.ndarray, selector: str) -> tuple[np.ndarray, np.nda
 
 
 def build_positions(batch: GameBatch, games: np.ndarray, plies: np.ndarray) -> PositionArrays:
-    """The positions (game `games[i]`, before move `plies[i]`) of `batch`; shapes above."""
+    """The positions (game `games[i]`, before move `plies[i]`) of `batch`; shapes above.
+
+    `games` should be sorted (as `select_plies` gives them): per-game tables are built
+    for the range games.min()..games.max().
+    """
     n = batch.board_size
     cells = n * n
     perm = transpose_permutation(n).astype(np.int64)  # [A], an involution
+    cell_perm = perm[:cells]
     games = np.asarray(games, dtype=np.int64)
     t = np.asarray(plies, dtype=np.int64)
-    local, pg = np.unique(games, return_inverse=True)
+    lo = int(games.min()) if len(games) else 0
+    hi = int(games.max()) + 1 if len(games) else 0
+    local = np.arange(lo, hi)
+    pg = games - lo
     starts = batch.offsets[local]
     lengths = batch.lengths[local]
+    # Plies fit int8 up to 11x11 (122 actions): half the bytes to gather and compare.
+    ply_type = np.int8 if cells + 1 < np.iinfo(np.int8).max else np.int16
+    never = np.iinfo(ply_type).max
 
     # Per game: the ply that filled each cell and the sign of the stone placed there.
     rows = _ranges(starts, lengths)
@@ -113,30 +123,36 @@ def build_positions(batch: GameBatch, games: np.ndarray, plies: np.ndarray) -> P
     swapped[two] = batch.moves[starts[two] + 1] == cells
     # A swapped game's first stone is handled apart: its cell may be played again later.
     placed = (mv < cells) & ~((tm == 0) & swapped[lg])
-    fill_ply = np.full((len(local), cells), _NEVER, dtype=np.int16)
+    fill = np.full((len(local), cells), never, dtype=ply_type)
     sign = np.zeros((len(local), cells), dtype=np.int8)
-    fill_ply[lg[placed], mv[placed]] = tm[placed]
+    fill[lg[placed], mv[placed]] = tm[placed]
     sign[lg[placed], mv[placed]] = 1 - 2 * (tm[placed] % 2)
-
-    board = sign[pg] * (fill_ply[pg] < t[:, None])
-    final = sign * (fill_ply != _NEVER)
     first = batch.moves[starts].astype(np.int64)
+    final = sign * (fill != never)
     sw = np.flatnonzero(swapped)
     final[sw, perm[first[sw]]] = -1
+
+    # Both frames per game (black's as is, white's transposed and negated), so each
+    # position gathers its board straight in the mover's frame: row pg + G * mover.
+    g_count = len(local)
+    mover = t % 2
+    idx = pg + g_count * mover
+    fill2 = np.concatenate([fill, fill[:, cell_perm]])
+    sign2 = np.concatenate([sign, -sign[:, cell_perm]])
+    board = sign2[idx] * (fill2[idx] < t.astype(ply_type)[:, None])
+    final_board = np.concatenate([final, -final[:, cell_perm]])[idx]
+
+    # The swap in the mover's frame: at ply 1 (white to move) black's stone stands on
+    # `first`, seen by white at perm[first] as an opponent stone; from ply 2 on white's
+    # stone stands on perm[first]: an opponent stone for black, white's own (at
+    # `first`, after transposing back) for white.
     pos_sw = swapped[pg]
     at1 = np.flatnonzero(pos_sw & (t == 1))
-    board[at1, first[pg[at1]]] = 1  # black's stone, about to be swapped
-    after = np.flatnonzero(pos_sw & (t >= 2))
-    board[after, perm[first[pg[after]]]] = -1  # white's mirrored stone
-    final_board = final[pg]
-
-    mover = t % 2
-    white = np.flatnonzero(mover == 1)
-    cell_perm = perm[:cells]
-    board = board.astype(np.int8)
-    board[white] = -board[white][:, cell_perm]
-    final_board = final_board.astype(np.int8)
-    final_board[white] = -final_board[white][:, cell_perm]
+    board[at1, perm[first[pg[at1]]]] = -1
+    after_b = np.flatnonzero(pos_sw & (t >= 2) & (mover == 0))
+    board[after_b, perm[first[pg[after_b]]]] = -1
+    after_w = np.flatnonzero(pos_sw & (t >= 2) & (mover == 1))
+    board[after_w, first[pg[after_w]]] = 1
 
     move_row = batch.offsets[games] + t
     played = batch.moves[move_row].astype(np.int64)

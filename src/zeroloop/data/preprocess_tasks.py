@@ -122,17 +122,19 @@ def chunk_to_positions(chunk_path: str, index: int, out_dir: str, s: PositionSet
         ShardWriter(out / "train" / name, s.board_size, s.compression) as train,
         ShardWriter(out / "test" / name, s.board_size, s.compression) as held_out,
     ):
-        for pos in iter_position_blocks(batch, s.selector):
-            keep = diff_focus_keep(pos, s.diff_focus, rng)
-            result.dropped_diff_focus += int((~keep).sum())
-            if not keep.all():
-                pos = pos.take(np.flatnonzero(keep))
-            pos = augment(pos, s.augmentation, s.board_size, rng)
-            in_test = test[pos.game]
-            for writer, mask in ((train, ~in_test), (held_out, in_test)):
-                if mask.any():
-                    part = pos if mask.all() else pos.take(np.flatnonzero(mask))
-                    writer.write(positions_to_batch(part, ids, s.board_size))
+        # Split by game before making positions: no position-level copies.
+        for writer, mask in ((train, ~test), (held_out, test)):
+            if not mask.any():
+                continue
+            part = batch if mask.all() else batch.take(np.flatnonzero(mask))
+            part_ids = ids if mask.all() else pa.array(part.game_ids, pa.string())
+            for pos in iter_position_blocks(part, s.selector):
+                keep = diff_focus_keep(pos, s.diff_focus, rng)
+                result.dropped_diff_focus += int((~keep).sum())
+                if not keep.all():
+                    pos = pos.take(np.flatnonzero(keep))
+                pos = augment(pos, s.augmentation, s.board_size, rng)
+                writer.write(positions_to_batch(pos, part_ids, s.board_size))
     result.train_positions, result.test_positions = train.rows, held_out.rows
     result.train_path = str(train.path) if train.path else None
     result.test_path = str(held_out.path) if held_out.path else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from zeroloop.data.chunks import GameRecord
+from zeroloop.games.board import replay
 
 
 def _neighbours(n: int) -> list[list[int]]:
@@ -80,7 +81,7 @@ def random_records(
     n: int, count: int, seed: int = 0, swap_prob: float = 0.0, with_search: bool = False
 ) -> list[GameRecord]:
     """`count` random games as GameRecords; `with_search` adds random visit distributions
-    (board frame, zero on occupied cells), root values and policy_valid flags."""
+    (board frame, on legal actions only), root values and policy_valid flags."""
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(count):
@@ -89,7 +90,10 @@ def random_records(
         rec = GameRecord(board_size=n, moves=np.asarray(moves, np.int16), winner=winner, swap=swap_prob > 0)
         if with_search:
             t = len(moves)
-            policy = rng.random((t, n * n + 1)).astype(np.float32) ** 4
+            boards = replay(n, moves, swap=swap, check_end=False)[:-1].reshape(t, n * n)
+            legal = np.concatenate([boards == 0, np.zeros((t, 1), bool)], axis=1)
+            legal[1, -1] = swap_prob > 0 and t > 1
+            policy = (rng.random((t, n * n + 1)).astype(np.float32) ** 4) * legal
             policy[np.arange(t), moves] += 1.0  # the move played is likely under the search
             policy /= policy.sum(axis=1, keepdims=True)
             rec.policy = policy
