@@ -192,7 +192,7 @@ def build_positions(batch: GameBatch, games: np.ndarray, plies: np.ndarray) -> P
 
 
 def iter_position_blocks(
-    batch: GameBatch, selector: str, block_rows: int = 65_536
+    batch: GameBatch, selector: str, block_rows: int = 16_384
 ) -> Iterator[PositionArrays]:
     """`build_positions` over the whole batch, in blocks of about `block_rows` positions.
 

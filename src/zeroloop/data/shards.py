@@ -14,14 +14,17 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from zeroloop.data.atomic import atomic_path
-from zeroloop.data.positions import PositionArrays
 from zeroloop.data.schemas import POSITION_SHARD_FORMAT, position_shard_schema
+
+if TYPE_CHECKING:  # positions imports the JAX env; the shuffle and loader need not load JAX
+    from zeroloop.data.positions import PositionArrays
 
 BATCH_ROWS = 65_536
 

@@ -104,7 +104,8 @@ def shuffle_bucket(
                 tables.append(ipc.open_file(src).read_all())
     if not tables:
         return []
-    table = pa.concat_tables(tables)
+    # One contiguous table: Arrow's take is about twice as fast as over many chunks.
+    table = pa.concat_tables(tables).combine_chunks()
     if table.num_rows == 0:
         return []
     rng = np.random.default_rng([seed, 1, bucket])
