@@ -18,6 +18,7 @@ import ray
 from zeroloop.config import ZeroloopConfig
 from zeroloop.evaluation.agents import AgentSpec, build_agent
 from zeroloop.evaluation.match import ArenaGame, GameResult, play_games
+from zeroloop.workers.selfplay_actor import compilation_cache_path, enable_compilation_cache
 
 
 class ArenaWorker:
@@ -26,6 +27,8 @@ class ArenaWorker:
     def __init__(self, config_json: dict[str, Any], a: AgentSpec, b: AgentSpec, seed: int) -> None:
         self.config = ZeroloopConfig.model_validate(config_json)
         cfg = self.config
+        # A fresh (or restarted) actor loads the compiled search instead of compiling it.
+        enable_compilation_cache(compilation_cache_path(cfg.selfplay.compilation_cache_dir))
         self.a = build_agent(a, cfg.game, cfg.mcts, cfg.eval, cfg.model, seed=seed)
         self.b = build_agent(b, cfg.game, cfg.mcts, cfg.eval, cfg.model, seed=seed + 1)
 
