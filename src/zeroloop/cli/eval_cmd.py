@@ -82,15 +82,24 @@ def _agent_factory(config: ZeroloopConfig, spec: str, seed: int = 0) -> Any:
 
 def evaluate(
     candidate: Annotated[
-        str, typer.Option("--candidate", help="Model file, or a spec: random, mcts:SIMS, model:PATH@SIMS.")
+        str,
+        typer.Option(
+            "--candidate", "--model-a", help="Model file, or a spec: random, mcts:SIMS, model:PATH@SIMS."
+        ),
     ],
     opponent: Annotated[
         str | None,
-        typer.Option(help="Model file or spec (default: the run's best model with --run-dir, else random)."),
+        typer.Option(
+            "--opponent",
+            "--model-b",
+            help="Model file or spec (default: the run's best model with --run-dir, else random).",
+        ),
     ] = None,
     config: ConfigOption = None,
     set_: SetOption = None,
-    num_games: Annotated[int | None, typer.Option("--num-games", "-g", min=1, help="Games.")] = None,
+    num_games: Annotated[
+        int | None, typer.Option("--num-games", "--games", "-g", min=1, help="Games.")
+    ] = None,
     sims: SimsOption = None,
     run_dir: Annotated[
         Path | None, typer.Option("--run-dir", "-r", help="Record results on this run's Elo ladder.")
