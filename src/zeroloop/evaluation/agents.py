@@ -111,17 +111,15 @@ def parse_agent_spec(text: str | Path | AgentSpec) -> AgentSpec:
         return AgentSpec("mcts", simulations=sims, uct_c=uct_c)
     body = s.removeprefix("model:")
     sims = None
-    if "@" in body:
-        body, _, sims_text = body.rpartition("@")
-        try:
-            sims = int(sims_text)
-        except ValueError:
-            raise AgentSpecError(f"{s!r}: simulations after '@' must be an integer") from None
+    head, at, tail = body.rpartition("@")
+    if at and tail.isdigit() and int(tail) >= 1:
+        body, sims = head, int(tail)
     if body == "random":
         return AgentSpec("model", simulations=sims, path=None)
-    if not s.startswith("model:") and not Path(body).exists():
+    if not Path(body).is_file():
+        what = "no such model file" if s.startswith("model:") else "not an opponent spec"
         raise AgentSpecError(
-            f"{s!r}: not an opponent spec (random, mcts:SIMS, model:PATH[@SIMS]) nor an existing file"
+            f"{s!r}: {what} (specs: random, mcts:SIMS[:UCT_C], model:PATH[@SIMS], model:random[@SIMS])"
         )
     return AgentSpec("model", simulations=sims, path=body)
 
