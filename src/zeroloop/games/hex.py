@@ -88,14 +88,17 @@ class Hex:
 
     @property
     def num_cells(self) -> int:
+        """N*N."""
         return self.board_size * self.board_size
 
     @property
     def num_actions(self) -> int:
+        """N*N + 1: every cell plus the swap, whether or not the swap rule is on."""
         return self.num_cells + 1
 
     @property
     def swap_action(self) -> int:
+        """N*N."""
         return self.num_cells
 
     @cached_property
@@ -109,6 +112,7 @@ class Hex:
     # ---- core rules -------------------------------------------------------------------
 
     def init(self) -> HexState:
+        """The empty board, black to play."""
         return HexState(
             labels=jnp.zeros(self.num_cells, jnp.int16),
             to_play=jnp.array(BLACK, jnp.int8),
@@ -117,6 +121,7 @@ class Hex:
         )
 
     def is_terminal(self, state: HexState) -> jax.Array:
+        """bool []: somebody has connected (Hex has no draws)."""
         return state.winner != NO_WINNER
 
     def legal_mask(self, state: HexState) -> jax.Array:
@@ -127,25 +132,39 @@ class Hex:
         return jnp.concatenate([cells, swap_ok[None]])
 
     def step(self, state: HexState, action: jax.Array) -> HexState:
-        """Play `action` (int, board frame). Illegal actions leave the state unchanged."""
+        """Play `action` (int [], board frame) and return the next state.
+
+        An illegal action (off the board, an occupied cell, a swap where none is
+        allowed, any move after the end) leaves the state unchanged: under `vmap` there
+        is no way to raise, and search masks illegal actions anyway. Callers that need
+        to know should check `legal_mask(state)[action]` first.
+        """
         action = jnp.asarray(action, jnp.int32)
-        legal = self.legal_mask(state)[action]
-        is_swap = action == self.swap_action
-        placed = self._place(state, jnp.minimum(action, self.num_cells - 1))
-        swapped = self._swap(state)
-        new = jax.tree.map(lambda s, p: jnp.where(is_swap, s, p), swapped, placed)
+        # jnp indexing wraps negative indices and clamps large ones, so an
+        # out-of-range action must be rejected before it is used as an index.
+        in_range = (action >= 0) & (action < self.num_actions)
+        safe = jnp.where(in_range, action, 0)
+        legal = in_range & self.legal_mask(state)[safe]
+        is_swap = safe == self.swap_action
+        placed = self._place(state, jnp.minimum(safe, self.num_cells - 1))
+        if self.swap:
+            swapped = self._swap(state)
+            new = jax.tree.map(lambda s, p: jnp.where(is_swap, s, p), swapped, placed)
+        else:
+            new = placed  # the swap is never legal; skip computing it
         return jax.tree.map(lambda n, o: jnp.where(legal, n, o), new, state)
 
     def _place(self, state: HexState, cell: jax.Array) -> HexState:
         sign = jnp.where(state.to_play == BLACK, 1, -1).astype(jnp.int16)
         new_label = (cell.astype(jnp.int16) + 1) * sign
         neighbour_labels = state.labels[jnp.asarray(self._neighbours)[cell]]  # [6]
-        same = neighbour_labels * sign > 0
-        # Labels that merge into the new group; 0 is never a group label.
-        merging = jnp.where(same, neighbour_labels, 0)
-        joins = (state.labels[:, None] == merging[None, :]).any(-1) & (state.labels != 0)
+        # Same-coloured neighbour groups merge into the new one. Other slots get
+        # `new_label` as a filler that matches no cell: labels name a cell of their
+        # group and `cell` is still empty, so no group carries that label yet.
+        merging = jnp.where(neighbour_labels * sign > 0, neighbour_labels, new_label)
+        joins = (state.labels[:, None] == merging[None, :]).any(-1)
         labels = jnp.where(joins, new_label, state.labels).at[cell].set(new_label)
-        won = self._connects(labels, state.to_play)
+        won = self._connects(labels, new_label, state.to_play)
         return HexState(
             labels=labels,
             to_play=(1 - state.to_play).astype(jnp.int8),
@@ -154,11 +173,12 @@ class Hex:
         )
 
     def _swap(self, state: HexState) -> HexState:
-        # At ply 1 exactly one black stone stands; mirror it and make it white.
-        grid = state.labels.reshape(self.board_size, self.board_size)
-        mirrored = grid.T.reshape(-1)
-        cell = jnp.argmax(mirrored != 0)
-        labels = jnp.where(mirrored != 0, -(cell.astype(jnp.int16) + 1), 0).astype(jnp.int16)
+        # At ply 1 exactly one black stone stands, labelled (its cell + 1); it becomes
+        # a white stone on the mirrored cell, labelled -(that cell + 1).
+        first = state.labels.max().astype(jnp.int32) - 1
+        mirrored = jnp.asarray(self._transpose)[first]
+        cells = jnp.arange(self.num_cells, dtype=jnp.int32)
+        labels = jnp.where(cells == mirrored, -(mirrored + 1), 0).astype(jnp.int16)
         return HexState(
             labels=labels,
             to_play=jnp.array(BLACK, jnp.int8),
@@ -166,14 +186,17 @@ class Hex:
             winner=state.winner,
         )
 
-    def _connects(self, labels: jax.Array, player: jax.Array) -> jax.Array:
-        """Does `player`'s group span their two edges?"""
+    def _connects(self, labels: jax.Array, group: jax.Array, player: jax.Array) -> jax.Array:
+        """Does `group` (the label of the stone just placed) touch both of `player`'s edges?
+
+        Only the group that grew can have made a new connection, so checking its label
+        on the two edges is enough (O(N) instead of comparing every edge pair).
+        """
         n = self.board_size
         grid = labels.reshape(n, n)
-        sign = jnp.where(player == BLACK, 1, -1).astype(jnp.int16)
-        first = jnp.where(player == BLACK, grid[0, :], grid[:, 0]) * sign
-        last = jnp.where(player == BLACK, grid[n - 1, :], grid[:, n - 1]) * sign
-        return ((first[:, None] == last[None, :]) & (first[:, None] > 0)).any()
+        first = jnp.where(player == BLACK, grid[0, :], grid[:, 0])
+        last = jnp.where(player == BLACK, grid[n - 1, :], grid[:, n - 1])
+        return (first == group).any() & (last == group).any()
 
     # ---- views ------------------------------------------------------------------------
 
@@ -199,5 +222,5 @@ class Hex:
         return jnp.where(state.to_play == BLACK, values, values[jnp.asarray(self._transpose)])
 
     def reward(self, state: HexState, player: jax.Array) -> jax.Array:
-        """+1 if `player` has won, -1 if lost, 0 while the game goes on."""
+        """float32 []: +1 if `player` (0 or 1) has won, -1 if lost, 0 while the game goes on."""
         return jnp.where(state.winner == NO_WINNER, 0.0, jnp.where(state.winner == player, 1.0, -1.0))
