@@ -46,13 +46,23 @@ def make_trmph(root: Path, positions: int, board_size: int, files: int, seed: in
     return {"games": len(lines), "positions": total, "files": files}
 
 
+def _own_peak_mb() -> float:
+    """This process's peak RSS. Not ru_maxrss: Linux keeps that across exec, so a stage
+    started from the (bigger) benchmark process would report the parent's size."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _usage() -> dict:
     """Peak memory and CPU seconds of this process plus its (finished) workers."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
     return {
-        "peak_rss_mb": round(own.ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(_own_peak_mb(), 1),
         "peak_worker_rss_mb": round(kids.ru_maxrss / 1024, 1),
         "cpu_seconds": round(cpu, 2),
     }
@@ -73,6 +83,7 @@ def stage(args: argparse.Namespace) -> None:
         f"data.compression={args.compression}",
     ]
     cfg = load_config(None, sets)
+    extra: dict = {}
     before = _usage()["cpu_seconds"]
     load = os.getloadavg()[0]
     t = time.perf_counter()
@@ -86,6 +97,11 @@ def stage(args: argparse.Namespace) -> None:
 
         s = run_shuffle(cfg, [args.input], args.output)
         n = s.positions_out
+        c = args.board_size**2
+        extra = {
+            "peak_bucket_rows": s.peak_bucket_rows,
+            "bucket_mb_uncompressed": round(s.peak_bucket_rows * (2 * c + 4 * (c + 1) + 45) / 2**20, 1),
+        }
     dt = time.perf_counter() - t
     use = _usage()
     use["cpu_seconds"] = round(use["cpu_seconds"] - before, 2)
@@ -94,7 +110,7 @@ def stage(args: argparse.Namespace) -> None:
     # otherwise idle machine with that many cores (the wall rate above depends on load).
     out["positions_per_s_cpu_bound"] = round(n / use["cpu_seconds"] * args.workers)
     out["load_average_at_start"] = round(load, 2)
-    print(json.dumps(out))
+    print(json.dumps(out | extra))
 
 
 def run_stage(name: str, inp: Path, out: Path, args: argparse.Namespace) -> dict:
