@@ -137,3 +137,8 @@ class ShuffleConfig(Section):
     shard_size: int = Field(65_536, ge=1, description="Positions per output shard.")
     seed: int = Field(0, description="Seed of the bucket assignment and in-bucket permutations.")
     max_workers: int = Field(2, ge=1, description="Parallel scatter/shuffle workers.")
+    temp_compression: Compression = Field(
+        "none",
+        description="Compression of the temporary bucket files: 'none' saves ~40% CPU, 'lz4' "
+        "~5x temporary disk (see the dry run).",
+    )

@@ -85,8 +85,9 @@ def shuffle_dry_run(
         except ShardError:
             continue
     row_bytes = 2 * n * n + 4 * (n * n + 1) + 4 * 3 + 1 + 4 + 16 + 8 + 4  # + string offsets
-    ratio = {"none": 1.0, "lz4": 0.2, "zstd": 0.1}[config.data.compression]
-    shuffled = int(rows * row_bytes * ratio)
+    ratio = {"none": 1.0, "lz4": 0.2, "zstd": 0.1}
+    shuffled = int(rows * row_bytes * ratio[config.data.compression])
+    temporary = int(rows * row_bytes * ratio[config.shuffle.temp_compression])
     per_bucket = rows / k
     bucket_rows = int(per_bucket + 4 * per_bucket**0.5) if rows else 0
     workers = min(config.shuffle.max_workers, k)
@@ -97,10 +98,10 @@ def shuffle_dry_run(
         "buckets": k,
         "bucket_rows": bucket_rows,
         "input_bytes": size,
-        "temporary_disk_bytes": shuffled,
+        "temporary_disk_bytes": temporary,
         "output_disk_bytes": shuffled,
         # Buckets are deleted as they finish, so temporary and output space overlap little.
-        "peak_extra_disk_bytes": shuffled + shuffled // k if config.data.cleanup else 2 * shuffled,
+        "peak_extra_disk_bytes": temporary + shuffled // k if config.data.cleanup else temporary + shuffled,
         "memory_per_worker_bytes": per_worker,
         "memory_bytes": per_worker * workers,
         "shards": k * -(-bucket_rows // config.shuffle.shard_size) if rows else 0,
@@ -174,10 +175,11 @@ def run_shuffle(
 
     s = config.shuffle
     comp = config.data.compression
+    temp_comp = s.temp_compression
     with worker_pool(min(s.max_workers, max(1, len(inputs_ok)))) as pool:
         todo = [i for i in range(len(inputs_ok)) if str(i) not in state["scattered"]]
         futures = {
-            i: pool.submit(scatter_input, str(inputs_ok[i]), i, k, s.seed, str(tmp_dir), n, comp)
+            i: pool.submit(scatter_input, str(inputs_ok[i]), i, k, s.seed, str(tmp_dir), n, temp_comp)
             for i in todo
         }
         tick()
