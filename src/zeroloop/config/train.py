@@ -147,6 +147,9 @@ class TrainConfig(Section):
     ema_decay: float | None = Field(
         None, gt=0, lt=1, description="EMA of the weights with this decay; None = off."
     )
+    ema_warmup: bool = Field(
+        True, description="EMA decay of the n-th update is min(ema_decay, (1 + n) / (10 + n))."
+    )
     swa_every: int = Field(0, ge=0, description="SWA: add the weights to the average every N steps; 0 = off.")
     swa_start: int = Field(0, ge=0, description="SWA: first step (of this run) that is averaged.")
     swa_max_n: int = Field(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx, serialization
 
@@ -90,10 +91,15 @@ def read_model_header(path: str | os.PathLike[str]) -> tuple[ModelFile, dict[str
 
 
 def load_model_file(path: str | os.PathLike[str]) -> tuple[PolicyValueNet, ModelFile]:
-    """Build the network the file describes and load its weights into it."""
+    """Build the network the file describes and load its weights into it.
+
+    The model comes back in eval mode (batch-norm running statistics, no dropout):
+    a model file is for playing; call `model.train()` to change that.
+    """
     header, weights = read_model_header(path)
     model = create_model(header.model_config)
     load_weights_into(model, weights, source=str(path))
+    model.eval()
     return model, header
 
 
@@ -116,7 +122,9 @@ def load_weights_into(model: PolicyValueNet, weights: dict[str, Any], source: st
         lines += [f"  unexpected: {k}" for k in extra[:10]]
         lines += [f"  shape {s}" for s in shapes[:10]]
         raise ModelFileError("\n".join(lines))
-    cast = jax.tree.map(lambda e, g: np.asarray(g, dtype=e.dtype), expected, _align(expected, weights))
+    # jnp (not numpy) arrays: msgpack's numpy buffers are read-only, and batch norm in
+    # training mode updates its statistics in place.
+    cast = jax.tree.map(lambda e, g: jnp.asarray(g, dtype=e.dtype), expected, _align(expected, weights))
     nnx.replace_by_pure_dict(state, cast)
     nnx.update(model, state)
 
