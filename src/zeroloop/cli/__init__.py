@@ -8,6 +8,7 @@ from zeroloop.cli import config_cmd, run_cmd, trmph_cmd
 from zeroloop.cli import eval_cmd
 from zeroloop.cli import data_cmd
 from zeroloop.cli import selfplay_cmd
+from zeroloop.cli import train_cmd
 
 app = typer.Typer(
     name="zeroloop",
@@ -29,6 +30,11 @@ app.command("play")(eval_cmd.play)
 app.command("preprocess")(data_cmd.preprocess)
 app.command("shuffle")(data_cmd.shuffle)
 app.command("selfplay")(selfplay_cmd.selfplay)
+app.command("train")(train_cmd.train)
+app.command("overfit")(train_cmd.overfit)
+app.command("tune-lr")(train_cmd.tune_lr)
+app.command("describe")(train_cmd.describe)
+app.command("migrate")(train_cmd.migrate)
 
 
 def main() -> None:
