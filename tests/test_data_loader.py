@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from tests.data_helpers import load_rows, small_config, write_chunk
@@ -145,3 +146,36 @@ def test_mixed_loader_shares_and_resume(positions: Path, tmp_path: Path) -> None
     again.close()
     plain = build_loader(small_config(), [positions], batch_size=40)
     assert isinstance(plain, ShardLoader) and plain.batch_size == 40
+
+
+def test_reads_only_the_batches_it_needs_and_any_layout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow.ipc as ipc
+
+    from zeroloop.data import shards as sh
+
+    table = load_rows(_make_rows(tmp_path, 400))
+    small = 100  # shrink the fixed batch size so a small shard has several batches
+    monkeypatch.setattr(sh, "BATCH_ROWS", small)
+    with sh.ShardWriter(tmp_path / "fixed" / "a.feather", N) as w:
+        for start in range(0, table.num_rows, 37):  # odd-sized writes are coalesced
+            w.write(table.slice(start, 37))
+    reader = sh.open_shard(tmp_path / "fixed" / "a.feather")
+    sizes = [reader.get_batch(j).num_rows for j in range(reader.num_record_batches)]
+    assert sizes[:-1] == [small] * (len(sizes) - 1) and sum(sizes) == table.num_rows
+    assert sh.batch_rows(reader) == small
+    # The same rows in batches of 77: not the fixed layout, so read whole instead.
+    (tmp_path / "odd").mkdir()
+    with pa.OSFile(str(tmp_path / "odd" / "a.feather"), "wb") as f, ipc.new_file(f, table.schema) as w:
+        w.write_table(table, max_chunksize=77)
+    assert sh.batch_rows(sh.open_shard(tmp_path / "odd" / "a.feather")) is None
+    a = ShardLoader([tmp_path / "fixed"], 32, shuffle_buffer=150, prefetch=0)
+    b = ShardLoader([tmp_path / "odd"], 32, shuffle_buffer=150, prefetch=0)
+    assert _same([next(a) for _ in range(30)], [next(b) for _ in range(30)])
+
+
+def _make_rows(root: Path, games: int) -> list[Path]:
+    write_chunk(root / "src" / "c.arrow", random_records(N, games // 20, seed=9))
+    run_preprocess(small_config("data.test_fraction=0"), [root / "src"], root / "pos")
+    return [root / "pos" / "train"]

@@ -25,19 +25,28 @@ import json
 import os
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from zeroloop.data.shards import fixed_column, read_shard, shard_board_size, shard_rows
+from zeroloop.data.shards import (
+    batch_rows,
+    fixed_column,
+    open_shard,
+    read_shard,
+    shard_board_size,
+    shard_rows,
+)
 from zeroloop.data.sources import expand_shards
 from zeroloop.data.window import batch_shares
 
 Batch = dict[str, np.ndarray]
 _END = object()
+_CACHED_BATCHES = 4
 
 
 def to_training_batch(cols: dict[str, np.ndarray], board_size: int, q_ratio: float) -> Batch:
@@ -71,7 +80,7 @@ def to_training_batch(cols: dict[str, np.ndarray], board_size: int, q_ratio: flo
     }
 
 
-def _columns(table: pa.Table, n: int) -> dict[str, np.ndarray]:
+def _columns(table: pa.Table | pa.RecordBatch, n: int) -> dict[str, np.ndarray]:
     c = n * n
     return {
         "board": fixed_column(table, "board", c, np.int8),
@@ -123,7 +132,8 @@ class ShardLoader:
         self._queue: queue.Queue | None = None
         self._stop = threading.Event()
         self._gen: Iterator[Batch] | None = None
-        self._cache: tuple[int, dict[str, np.ndarray]] | None = None
+        # Decoded record batches, (shard, batch) -> columns; consecutive blocks share some.
+        self._cache: OrderedDict[tuple[int, int], dict[str, np.ndarray]] = OrderedDict()
 
     # ---- the stream ---------------------------------------------------------------
 
@@ -141,11 +151,43 @@ class ShardLoader:
         )
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
-    def _shard(self, i: int) -> dict[str, np.ndarray]:
-        # Consecutive blocks share shards; keep the last one decoded.
-        if self._cache is None or self._cache[0] != i:
-            self._cache = (i, _columns(read_shard(self.paths[i], self.board_size), self.board_size))
-        return self._cache[1]
+    def _decoded(
+        self, i: int, j: int, load: Callable[[], pa.Table | pa.RecordBatch]
+    ) -> dict[str, np.ndarray]:
+        key = (i, j)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+        else:
+            self._cache[key] = _columns(load(), self.board_size)
+            while len(self._cache) > _CACHED_BATCHES:
+                self._cache.popitem(last=False)
+        return self._cache[key]
+
+    def _rows(self, i: int, a: int, b: int) -> dict[str, np.ndarray]:
+        """Rows [a, b) of shard i, decoding only the record batches that hold them.
+
+        Shards from ShardWriter have fixed-size batches (`batch_rows`); any other shard
+        is decoded whole (j = -1), so memory is then one shard rather than one batch.
+        """
+        reader = open_shard(self.paths[i], self.board_size)
+        step = batch_rows(reader)
+        if step is not None:
+            parts = []
+            for j in range(a // step, (b - 1) // step + 1):
+                cols = self._decoded(i, j, lambda j=j: reader.get_batch(j))
+                lo = j * step
+                if len(cols["value"]) != min(step, int(self.rows[i]) - lo):
+                    step = None  # not the fixed layout after all
+                    break
+                parts.append({k: v[max(a, lo) - lo : min(b, lo + step) - lo] for k, v in cols.items()})
+            if step is not None:
+                return (
+                    parts[0]
+                    if len(parts) == 1
+                    else {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+                )
+        cols = self._decoded(i, -1, lambda: read_shard(self.paths[i], self.board_size))
+        return {k: v[a:b] for k, v in cols.items()}
 
     def _block(self, epoch: int, j: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Rows of block j of epoch `epoch` (compact columns) and their permutation."""
@@ -159,8 +201,7 @@ class ShardLoader:
             if start >= hi:
                 break
             a, b = max(lo, start) - start, min(hi, int(ends[k])) - start
-            cols = self._shard(int(order[k]))
-            parts.append({name: v[a:b] for name, v in cols.items()})
+            parts.append(self._rows(int(order[k]), a, b))
         block = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
         perm = np.random.default_rng([self.seed, epoch, j]).permutation(hi - lo)
         return block, perm

@@ -194,25 +194,15 @@ def build_positions(batch: GameBatch, games: np.ndarray, plies: np.ndarray) -> P
 def iter_position_blocks(
     batch: GameBatch, selector: str, block_rows: int = 16_384
 ) -> Iterator[PositionArrays]:
-    """`build_positions` over the whole batch, in blocks of about `block_rows` positions.
+    """`build_positions` over the whole batch, in blocks of exactly `block_rows` positions
+    (the last one fewer), bounding memory at ~1 KB x block_rows for 11x11.
 
-    Blocks end on game boundaries, bounding memory at ~1 KB x block_rows for 11x11.
+    Blocks may split a game (its per-game table is then built twice, which is cheap);
+    exact sizes let shard writers emit fixed-size record batches without copying.
     """
     games, plies = select_plies(batch.lengths, selector)
-    if len(games) == 0:
-        return
-    # Cut where the game index changes, at the first boundary past each block_rows.
-    cuts = [0]
-    while cuts[-1] < len(games):
-        end = min(cuts[-1] + block_rows, len(games))
-        if end < len(games):
-            g_end = games[end]
-            end = int(np.searchsorted(games, g_end, side="left"))
-            if end <= cuts[-1]:
-                end = int(np.searchsorted(games, g_end, side="right"))
-        cuts.append(end)
-    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-        yield build_positions(batch, games[a:b], plies[a:b])
+    for a in range(0, len(games), block_rows):
+        yield build_positions(batch, games[a : a + block_rows], plies[a : a + block_rows])
 
 
 def rotate180(pos: PositionArrays, board_size: int) -> PositionArrays:

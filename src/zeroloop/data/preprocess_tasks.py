@@ -21,7 +21,7 @@ from zeroloop.data.chunks import ChunkError, read_game_chunk_table
 from zeroloop.data.gamebatch import GameBatch, empty_batch, from_chunk_table, from_trmph_games
 from zeroloop.data.positions import augment, diff_focus_keep, is_test_game, iter_position_blocks
 from zeroloop.data.records import BadRecord
-from zeroloop.data.shards import ShardWriter, positions_to_batch
+from zeroloop.data.shards import BATCH_ROWS, ShardWriter, positions_to_batch
 from zeroloop.data.sources import Source
 
 
@@ -128,7 +128,7 @@ def chunk_to_positions(chunk_path: str, index: int, out_dir: str, s: PositionSet
                 continue
             part = batch if mask.all() else batch.take(np.flatnonzero(mask))
             part_ids = ids if mask.all() else pa.array(part.game_ids, pa.string())
-            for pos in iter_position_blocks(part, s.selector):
+            for pos in iter_position_blocks(part, s.selector, block_rows=BATCH_ROWS):
                 keep = diff_focus_keep(pos, s.diff_focus, rng)
                 result.dropped_diff_focus += int((~keep).sum())
                 if not keep.all():

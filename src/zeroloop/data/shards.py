@@ -5,7 +5,7 @@ generation (preprocess, scatter, shuffle, loader) and IPC costs no encoding, can
 memory-mapped, and its buffers take lz4/zstd compression, which shrinks the mostly-zero
 policy columns ~5x. `.feather` keeps them apart from `.arrow` game chunks, so no scanner
 can mistake one for the other; pandas, polars and DuckDB read them as they are.
-A shard holds record batches of up to 65,536 rows, so readers can stream it.
+A shard holds record batches of BATCH_ROWS (16,384) rows, so readers can stream it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ from zeroloop.data.schemas import POSITION_SHARD_FORMAT, position_shard_schema
 if TYPE_CHECKING:  # positions imports the JAX env; the shuffle and loader need not load JAX
     from zeroloop.data.positions import PositionArrays
 
-BATCH_ROWS = 65_536
+# Rows per record batch. Preprocess builds positions in blocks of this size and the
+# loader reads whole batches, so shards are written without copying and read without
+# decoding more than a few batches beyond what a block needs.
+BATCH_ROWS = 16_384
 
 
 class ShardError(ValueError):
@@ -64,10 +67,12 @@ def write_options(compression: str) -> ipc.IpcWriteOptions:
 
 
 class ShardWriter:
-    """Streams record batches into one shard, renamed into place on a clean exit.
+    """Streams rows into one shard, renamed into place on a clean exit.
 
-    Nothing is created when no rows were written (an empty test split leaves no file);
-    `path` is then None. Batches longer than BATCH_ROWS are split so readers can stream.
+    Every record batch but the last holds exactly BATCH_ROWS rows (small writes are
+    coalesced, large ones split), so a reader finds row r in batch r // BATCH_ROWS
+    without decoding the others (`batch_rows`). Nothing is created when no rows were
+    written (an empty test split leaves no file); `path` is then None.
     """
 
     def __init__(self, path: str | os.PathLike[str], board_size: int, compression: str = "lz4") -> None:
@@ -79,22 +84,37 @@ class ShardWriter:
         self._ctx = None
         self._sink: pa.OSFile | None = None
         self._writer: ipc.RecordBatchFileWriter | None = None
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
 
     def write(self, batch: pa.RecordBatch | pa.Table) -> None:
         if batch.num_rows == 0:
             return
+        batches = batch.to_batches() if isinstance(batch, pa.Table) else [batch]
+        self._pending += [b for b in batches if b.num_rows]
+        self._pending_rows += batch.num_rows
+        self.rows += batch.num_rows
+        if self._pending_rows >= BATCH_ROWS:
+            self._flush(final=False)
+
+    def _flush(self, final: bool) -> None:
         if self._writer is None:
             self._ctx = atomic_path(self.final)
             tmp = self._ctx.__enter__()
             self._sink = pa.OSFile(str(tmp), "wb")
             self._writer = ipc.new_file(self._sink, self.schema, options=self.options)
-        if isinstance(batch, pa.Table):
-            for b in batch.to_batches(max_chunksize=BATCH_ROWS):
-                self._writer.write_batch(b)
+        if len(self._pending) == 1 and self._pending[0].num_rows == BATCH_ROWS:
+            table = pa.Table.from_batches(self._pending)
         else:
-            for start in range(0, batch.num_rows, BATCH_ROWS):
-                self._writer.write_batch(batch.slice(start, BATCH_ROWS))
-        self.rows += batch.num_rows
+            # One copy to cut the pending rows into whole BATCH_ROWS batches.
+            table = pa.Table.from_batches(self._pending, schema=self.schema).combine_chunks()
+        full = table.num_rows if final else table.num_rows // BATCH_ROWS * BATCH_ROWS
+        for start in range(0, full, BATCH_ROWS):
+            for b in table.slice(start, min(BATCH_ROWS, full - start)).to_batches():
+                self._writer.write_batch(b)
+        rest = table.slice(full)
+        self._pending = rest.to_batches() if rest.num_rows else []
+        self._pending_rows = rest.num_rows
 
     def __enter__(self) -> ShardWriter:
         return self
@@ -102,6 +122,8 @@ class ShardWriter:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if exc_type is None and self._pending_rows:
+            self._flush(final=True)
         if self._writer is None:
             return
         try:
@@ -139,6 +161,18 @@ def shard_board_size(path: str | os.PathLike[str]) -> int:
 def shard_rows(path: str | os.PathLike[str]) -> int:
     """Rows in a shard, from its batch headers only (no decompression)."""
     return int(open_shard(path).count_rows())
+
+
+def batch_rows(reader: ipc.RecordBatchFileReader) -> int | None:
+    """BATCH_ROWS if every batch but the last has exactly that many rows, else None.
+
+    Shards written by ShardWriter always do; the check (batch count against row count)
+    reads no batch, so a reader can seek straight to the batches it needs.
+    """
+    rows = reader.count_rows()
+    if rows and reader.num_record_batches == -(-rows // BATCH_ROWS):
+        return BATCH_ROWS
+    return None
 
 
 def iter_batches(path: str | os.PathLike[str], board_size: int | None = None) -> Iterator[pa.RecordBatch]:

@@ -29,7 +29,7 @@ from zeroloop.data.atomic import write_json_atomic
 from zeroloop.data.executor import worker_pool
 from zeroloop.data.quarantine import QUARANTINE_DIR, quarantine_file
 from zeroloop.data.records import ShuffleSummary
-from zeroloop.data.shards import ShardError, open_shard
+from zeroloop.data.shards import BATCH_ROWS, ShardError, open_shard
 from zeroloop.data.shuffle_tasks import bucket_dir, scatter_input, shuffle_bucket
 from zeroloop.data.sources import INTERMEDIATE_DIR, expand_shards
 
@@ -69,7 +69,7 @@ def shuffle_dry_run(
     one game are alike), so temporary and output sizes are estimated from the raw row
     size and the codec's ratio on shuffled 11x11 data (lz4 0.2, zstd 0.1), not from the
     input files. Memory per worker: ~75 MB of interpreter and libraries, two copies of a
-    65,536-row record batch (pass 1) and about three copies of the largest bucket,
+    record batch (pass 1, BATCH_ROWS rows) and about three copies of the largest bucket,
     expected rows/K plus 4 standard deviations (pass 2: decoded, combined, permuted).
     Both were checked against measured peaks (docs/data.md).
     """
@@ -91,7 +91,7 @@ def shuffle_dry_run(
     per_bucket = rows / k
     bucket_rows = int(per_bucket + 4 * per_bucket**0.5) if rows else 0
     workers = min(config.shuffle.max_workers, k)
-    per_worker = 75 * 2**20 + (2 * 65_536 + 3 * bucket_rows) * row_bytes
+    per_worker = 75 * 2**20 + (2 * BATCH_ROWS + 3 * bucket_rows) * row_bytes
     return {
         "inputs": len(files),
         "positions": rows,
