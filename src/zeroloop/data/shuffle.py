@@ -68,9 +68,10 @@ def shuffle_dry_run(
     Disk: shuffled rows compress worse than game-ordered ones (neighbouring positions of
     one game are alike), so temporary and output sizes are estimated from the raw row
     size and the codec's ratio on shuffled 11x11 data (lz4 0.2, zstd 0.1), not from the
-    input files. Memory per worker: ~75 MB of interpreter and libraries, two copies of a
-    record batch (pass 1, BATCH_ROWS rows) and about three copies of the largest bucket,
-    expected rows/K plus 4 standard deviations (pass 2: decoded, combined, permuted).
+    input files. Memory per worker: ~110 MB of interpreter, libraries and I/O buffers,
+    two copies of a record batch (pass 1, BATCH_ROWS rows) and about three copies of the
+    largest bucket, expected rows/K plus 4 standard deviations (pass 2: decoded,
+    combined, permuted).
     Both were checked against measured peaks (docs/data.md).
     """
     k = num_buckets or config.shuffle.num_buckets
@@ -91,7 +92,7 @@ def shuffle_dry_run(
     per_bucket = rows / k
     bucket_rows = int(per_bucket + 4 * per_bucket**0.5) if rows else 0
     workers = min(config.shuffle.max_workers, k)
-    per_worker = 75 * 2**20 + (2 * BATCH_ROWS + 3 * bucket_rows) * row_bytes
+    per_worker = 110 * 2**20 + (2 * BATCH_ROWS + 3 * bucket_rows) * row_bytes
     return {
         "inputs": len(files),
         "positions": rows,
