@@ -15,8 +15,8 @@ from zeroloop.games.trmph import read_trmph_file
 from zeroloop.model.file import save_model_file
 from zeroloop.model.network import create_model
 from zeroloop.search import outcome_for_movers, piecewise, schedule_value
-from zeroloop.workers.selfplay_actor import SelfplayWorker, batch_to_records
-from zeroloop.workers.selfplay_stage import clean_leftovers, run_selfplay, scan_chunks
+from zeroloop.workers.selfplay_actor import SelfplayWorker, batch_to_records, seed_key
+from zeroloop.workers.selfplay_stage import batch_seed, clean_leftovers, run_selfplay, scan_chunks
 
 TINY = [
     "model.blocks=1",
@@ -163,6 +163,25 @@ def test_clean_leftovers(tmp_path: Path) -> None:
     (tmp_path / ".chunk-000-000001.arrow.1234abcd.tmp").write_bytes(b"half")
     assert clean_leftovers(tmp_path) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chunk-000-000000.arrow", "chunk-000-000000.trmph"]
+
+
+def test_batch_seeds_are_distinct_and_use_64_bits(tmp_path: Path) -> None:
+    import jax
+
+    seeds = {
+        batch_seed(0, tmp_path / f"gen-{g:04d}", w, q) for g in range(3) for w in range(4) for q in range(50)
+    }
+    assert len(seeds) == 3 * 4 * 50 and max(seeds) < 2**63
+    assert batch_seed(0, tmp_path / "gen-0001", 1, 2) == batch_seed(0, tmp_path / "x" / "gen-0001", 1, 2)
+    low, high = seed_key(5), seed_key(5 + 2**40)  # jax.random.key would drop the high bits
+    assert not np.array_equal(jax.random.key_data(low), jax.random.key_data(high))
+
+
+def test_missing_model_fails_before_ray(tmp_path: Path) -> None:
+    from zeroloop.model.file import ModelFileError
+
+    with pytest.raises(ModelFileError):
+        run_selfplay(tiny_config(), tmp_path / "out", model_path=tmp_path / "nope.zlm", show_progress=False)
 
 
 # ---- the Ray stage ------------------------------------------------------------------

@@ -37,6 +37,7 @@ from ray.exceptions import RayActorError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from zeroloop.config import ZeroloopConfig
+from zeroloop.model.file import read_model_header
 from zeroloop.workers.selfplay_actor import SelfplayWorker, chunk_stem
 
 log = logging.getLogger(__name__)
@@ -171,11 +172,16 @@ class _Driver:
         self.batch_size = batch_size
         self.base_seed = base_seed
         self.token = uuid.uuid4().hex[:8]
-        self.actor_options = {
+        gpus = config.selfplay.gpus_per_worker
+        self.actor_options: dict[str, Any] = {
             "num_cpus": config.selfplay.cpus_per_worker,
-            "num_gpus": config.selfplay.gpus_per_worker,
+            "num_gpus": gpus,
             "max_restarts": 0,  # replaced by hand below, so the lost batch is re-planned too
         }
+        if 0 < gpus < 1:
+            # JAX grabs 75% of a GPU by default; actors sharing one must split it.
+            fraction = f"{0.9 * gpus:.3f}"
+            self.actor_options["runtime_env"] = {"env_vars": {"XLA_PYTHON_CLIENT_MEM_FRACTION": fraction}}
         self.next_seq = {
             w: 1 + max((s for (ww, s) in existing if ww == w), default=-1) for w in range(num_workers)
         }
@@ -251,6 +257,8 @@ def run_selfplay(
     existing = scan_chunks(out)
     stats = {p: chunk_stats(p) for p in existing.values()}
     done = sum(s.games for s in stats.values())
+    if model_path is not None:
+        read_model_header(model_path)  # a missing or foreign file fails here, not in N actors
     summary = SelfplaySummary(out_dir=str(out), model_path=None if model_path is None else str(model_path))
     if progress is not None:
         progress(min(done, total), total)
