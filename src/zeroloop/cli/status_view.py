@@ -35,8 +35,9 @@ def _cell(stage: str, entry: dict | None) -> str:
     s = entry.get("summary", {})
     if stage == "selfplay" and "games" in s:
         return f"done ({s['games']} games)"
-    if stage == "train" and "final_loss" in s:
-        return f"done (loss {s['final_loss']:.3f})"
+    loss = (s.get("val_metrics") or {}).get("loss", (s.get("train_metrics") or {}).get("loss"))
+    if stage == "train" and loss is not None:
+        return f"done (loss {loss:.3f})"
     if stage == "evaluate" and "win_rate" in s:
         return f"done (win {s['win_rate']:.2f})"
     if stage == "promote":

@@ -51,26 +51,46 @@ def _constraints(field: FieldInfo) -> str:
     return ", ".join(parts)
 
 
+def _is_section(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _section(lines: list[str], prefix: str, model: type[BaseModel], level: int) -> None:
+    """Append one section's table, then its nested sub-sections (e.g. `data.window`)."""
+    lines += [f"{'#' * level} `{prefix}`", ""]
+    doc = (model.__doc__ or "").strip().splitlines()
+    if doc:
+        lines += [doc[0], ""]
+    nested: list[tuple[str, type[BaseModel]]] = []
+    rows = []
+    for key, field in model.model_fields.items():
+        if _is_section(field.annotation):
+            nested.append((f"{prefix}.{key}", field.annotation))  # type: ignore[arg-type]
+            continue
+        desc = (field.description or "").replace("|", "\\|").replace("\n", " ")
+        rows.append(
+            f"| `{prefix}.{key}` | {_type(field)} | `{_default(field)}` | {_constraints(field)} | {desc} |"
+        )
+    if rows:
+        lines += [
+            "| key | type | default | allowed | meaning |",
+            "| --- | --- | --- | --- | --- |",
+            *rows,
+            "",
+        ]
+    for sub_prefix, sub_model in nested:
+        _section(lines, sub_prefix, sub_model, level + 1)
+
+
 def render_reference() -> str:
     lines = [HEADER]
     for name, section_field in ZeroloopConfig.model_fields.items():
-        annotation = section_field.annotation
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        if _is_section(section_field.annotation):
+            _section(lines, name, section_field.annotation, 2)  # type: ignore[arg-type]
+        else:
             lines += [
                 f"- `{name}` ({_type(section_field)}, default {_default(section_field)}): "
                 f"{section_field.description or ''}",
                 "",
             ]
-            continue
-        lines += [f"## `{name}`", ""]
-        doc = (annotation.__doc__ or "").strip().splitlines()
-        if doc:
-            lines += [doc[0], ""]
-        lines += ["| key | type | default | allowed | meaning |", "| --- | --- | --- | --- | --- |"]
-        for key, field in annotation.model_fields.items():
-            desc = (field.description or "").replace("|", "\\|").replace("\n", " ")
-            lines.append(
-                f"| `{name}.{key}` | {_type(field)} | `{_default(field)}` | {_constraints(field)} | {desc} |"
-            )
-        lines.append("")
     return "\n".join(lines).rstrip() + "\n"
