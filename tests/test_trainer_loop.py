@@ -16,6 +16,7 @@ from zeroloop.model.file import load_model_file, read_model_header
 from zeroloop.model.network import create_model
 from zeroloop.trainer.checkpoints import CheckpointMismatchError, CheckpointStore
 from zeroloop.trainer.engine import TrainEngine, cached_engine
+from zeroloop.trainer.export import export_model
 from zeroloop.trainer.fit import NonFiniteLossError, fit
 from zeroloop.trainer.loop import run_training
 from zeroloop.trainer.migrate import migrate
@@ -126,6 +127,22 @@ def test_resume_is_exact(tmp_path: Path) -> None:
     )
     logits, value = model(np.zeros((2, N, N, 3), np.float32))
     assert logits.shape == (2, N * N + 1) and value.shape == (2,)
+
+    # EMA and SWA weights export too (the config picks one; export_model takes any).
+    engine = cached_engine(c.model, c.train, 6, 0)
+    state, _, _ = CheckpointStore(tmp_path / "b" / "checkpoints").restore(
+        6, engine.abstract_state(), c.model, c.train
+    )
+    assert float(state.swa_count) == 3  # snapshots at steps 2, 4, 6
+    for which in ("ema", "swa"):
+        header, w = read_model_header(
+            export_model(tmp_path / f"{which}.zl", engine, state, c.game, which=which)
+        )
+        assert header.metadata["weights"] == which
+        np.testing.assert_array_equal(
+            w["stem"]["kernel"], np.asarray(sb[which]["params"]["stem"]["kernel"]["value"])
+        )
+        assert not np.array_equal(w["stem"]["kernel"], weights["stem"]["kernel"])
 
     # A finished run is not trained again; rerunning only re-exports.
     again = run_training(c, [], [], tmp_path / "a", batches=SyntheticBatches(B, N, seed=1))

@@ -29,6 +29,25 @@ def peak_memory() -> dict[str, float]:
         if stats:  # None on CPU
             out[f"device{d.id}_peak_mb"] = stats.get("peak_bytes_in_use", 0) / 2**20
             out[f"device{d.id}_in_use_mb"] = stats.get("bytes_in_use", 0) / 2**20
+            if stats.get("bytes_limit"):
+                out[f"device{d.id}_limit_mb"] = stats["bytes_limit"] / 2**20
+    return out
+
+
+MEMORY_WARN_FRACTION = 0.9
+
+
+def memory_warnings(mem: Mapping[str, float]) -> list[str]:
+    """Seed 003's memory alert: devices whose peak use passed 90% of their limit."""
+    out = []
+    for key, peak in mem.items():
+        if key.endswith("_peak_mb"):
+            limit = mem.get(key.replace("_peak_mb", "_limit_mb"))
+            if limit and peak > MEMORY_WARN_FRACTION * limit:
+                dev = key.removesuffix("_peak_mb")
+                out.append(
+                    f"{dev} memory peak {peak:.0f} MiB is over 90% of {limit:.0f} MiB: lower the batch size"
+                )
     return out
 
 
@@ -123,6 +142,8 @@ class Heartbeat:
         parts.append(f"ETA {format_eta(self.eta(step))}")
         line = "heartbeat: " + ", ".join(parts)
         self.emit(line)
+        for warning in memory_warnings(mem):
+            log.warning(warning)
         return line
 
 
