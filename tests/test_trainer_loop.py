@@ -235,6 +235,14 @@ def test_bf16_path_runs(tmp_path: Path) -> None:
     assert model.stem.kernel[...].dtype == np.float32  # master weights stay float32
 
 
+def test_fp16_with_loss_scaling_runs(tmp_path: Path) -> None:
+    c = cfg("train.steps=4", "train.precision=fp16", "train.loss_scale_period=2", "train.checkpoint.every=0")
+    s = run_training(c, [], [], tmp_path, batches=SyntheticBatches(B, N))
+    assert s.final_step == 4 and np.isfinite(s.train_metrics["loss"])
+    state, _, _ = CheckpointStore(tmp_path / "checkpoints").restore_raw(4)
+    assert float(state["loss_scale"]) >= 2.0**15  # grew (or held) while steps stayed finite
+
+
 def test_init_from_model_file_continues_its_step(tmp_path: Path) -> None:
     c = cfg("train.steps=2")
     run_training(c, [], [], tmp_path / "g1", export_path=tmp_path / "g1.zl", batches=SyntheticBatches(B, N))
@@ -260,3 +268,19 @@ def test_init_from_model_file_continues_its_step(tmp_path: Path) -> None:
             init_model=tmp_path / "g1.zl",
             batches=SyntheticBatches(B, N),
         )
+
+
+def test_trainer_imports_only_jax_side() -> None:
+    """The trainer must run on a machine with JAX alone: no Prefect, Ray, workers, tasks, flows."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, zeroloop.trainer.loop, zeroloop.trainer.tools, zeroloop.trainer.migrate\n"
+        "import zeroloop.data.loader\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('prefect', 'ray')\n"
+        "       or m.startswith(('zeroloop.workers', 'zeroloop.tasks', 'zeroloop.flows'))]\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -191,7 +191,8 @@ def fit(
         bar.close()
     result.final_step = step
     result.seconds = time.perf_counter() - t0
-    heartbeat.beat(step, result.train_metrics, force=True)
+    if tc.heartbeat_seconds > 0:
+        heartbeat.beat(step, result.train_metrics, force=True)
     return state, result
 
 
