@@ -71,3 +71,13 @@ def test_plan_switches(tmp_path: Path) -> None:
     assert existing.preprocess_inputs == ["/old/sp"]
     nothing = plan_generation(rd, load_config(None), 1, StageSwitches(selfplay=False))
     assert not nothing.run_preprocess
+
+
+def test_pinned_generation_inputs_survive_promotion(tmp_path: Path) -> None:
+    rd = RunDir.at(tmp_path)
+    rd.set_best(1, "test")
+    first = rd.pinned(2, "best_model", lambda: str(rd.best_model()))
+    rd.set_best(2, "promoted later")
+    # A rerun of generation 2 sees the model it started with, not the new best.
+    assert rd.pinned(2, "best_model", lambda: str(rd.best_model())) == first == str(rd.model_path(1))
+    assert rd.pinned(3, "best_model", lambda: str(rd.best_model())) == str(rd.model_path(2))

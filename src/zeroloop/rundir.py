@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,21 @@ class RunDir:
             "summary": summary,
         }
         write_json_atomic(self.manifest_path, manifest)
+
+    def pinned(self, generation: int, key: str, value: Callable[[], str]) -> str:
+        """The value recorded for `key` in `generation`, recording `value()` the first time.
+
+        A generation's inputs (which model it plays with, which model it must beat) have
+        to be the same when a run is resumed or repeated, even after later generations
+        have moved the best-model pointer; otherwise resumed stages would miss their
+        cache and, worse, a generation could be evaluated against itself.
+        """
+        manifest = self.read_manifest()
+        inputs = manifest.setdefault("inputs", {}).setdefault(gen_name(generation), {})
+        if key not in inputs:
+            inputs[key] = value()
+            write_json_atomic(self.manifest_path, manifest)
+        return str(inputs[key])
 
     def clear_stage(self, generation: int, stage: str) -> None:
         manifest = self.read_manifest()

@@ -133,7 +133,9 @@ def run_generation(
             cache_policy=policy, result_storage=storage, refresh_cache=stage in force or None
         )
 
-    best = str(rd.best_model() or init_model)
+    # The best model when this generation first started: it plays the self-play games
+    # and is the opponent the new model must beat (promotion happens after both).
+    best = rd.pinned(g, "best_model", lambda: str(rd.best_model() or init_model))
     if plan.run_selfplay:
         depends = stage_depends(config, "selfplay", model=best)
         out["selfplay"] = opts(stages.selfplay_task, "selfplay")(
@@ -159,10 +161,9 @@ def run_generation(
         )
     candidate = rd.model_path(g)
     if plan.run_evaluate and candidate.exists():
-        opponent = str(rd.best_model() or init_model)
-        depends = stage_depends(config, "evaluate", candidate=str(candidate), opponent=opponent)
+        depends = stage_depends(config, "evaluate", candidate=str(candidate), opponent=best)
         ev = opts(stages.evaluate_task, "evaluate")(
-            root, g, "evaluate", depends, config_json, str(candidate), opponent
+            root, g, "evaluate", depends, config_json, str(candidate), best
         )
         out["evaluate"] = ev
         # The evaluation stage makes the gating decision (eval.gating, eval.gating_threshold).
