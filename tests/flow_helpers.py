@@ -19,11 +19,11 @@ orchestration: {generations: 2, num_cpus: 2}
 """
 
 
-def write_tiny_config(directory: Path, **extra_train: int) -> Path:
+def write_tiny_config(directory: Path, train: str | None = None) -> Path:
+    """Write the tiny config; `train` replaces the train section's inline mapping body."""
     text = TINY_CONFIG
-    if extra_train:
-        items = ", ".join(f"{k}: {v}" for k, v in extra_train.items())
-        text = text.replace("train: {batch_size: 32, steps: 20}", f"train: {{batch_size: 32, {items}}}")
+    if train:
+        text = text.replace("train: {batch_size: 32, steps: 20}", f"train: {{batch_size: 32, {train}}}")
     path = directory / "tiny.yaml"
     path.write_text(text)
     return path

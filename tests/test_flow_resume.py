@@ -16,12 +16,13 @@ pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]
 
 
 def _training_started(run_dir: Path) -> bool:
-    ckpt = run_dir / "checkpoints" / "gen-0001"
+    # Orbax writes RUN_DIR/checkpoints/gen-0001/checkpoints/<step> once a save completes.
+    ckpt = run_dir / "checkpoints" / "gen-0001" / "checkpoints"
     return ckpt.exists() and any(p.name.isdigit() for p in ckpt.iterdir())
 
 
 def test_kill_during_training_then_resume(tmp_path: Path) -> None:
-    config = write_tiny_config(tmp_path, steps=400, checkpoint_every=20)
+    config = write_tiny_config(tmp_path, train="steps: 2000, checkpoint: {every: 20, async_save: false}")
     run_dir = tmp_path / "run"
     env = prefect_env(tmp_path / "prefect-home")
     cmd = [
@@ -43,7 +44,7 @@ def test_kill_during_training_then_resume(tmp_path: Path) -> None:
     while not _training_started(run_dir):
         assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
         assert time.monotonic() < deadline, "training never started"
-        time.sleep(0.5)
+        time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)  # the flow and everything it started
     proc.wait()
 
