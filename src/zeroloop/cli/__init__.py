@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from zeroloop.cli import config_cmd, run_cmd, trmph_cmd
-from zeroloop.cli import eval_cmd
-from zeroloop.cli import data_cmd
-from zeroloop.cli import selfplay_cmd
-from zeroloop.cli import train_cmd
+from zeroloop.cli import config_cmd, data_cmd, eval_cmd, run_cmd, selfplay_cmd, train_cmd, trmph_cmd
 
 app = typer.Typer(
     name="zeroloop",

@@ -67,19 +67,26 @@ def init_model_task(run_dir: str, generation: int, stage: str, depends: str, con
     return str(path)
 
 
+def _run_stage(
+    stage: str, run_dir: str, generation: int, fn: Callable[..., Any], *args: Any, **kwargs: Any
+) -> dict[str, Any]:
+    """Run one stage function with a live progress artifact; record and return its summary."""
+    progress = StageProgress(stage, generation)
+    summary, seconds = _timed(fn, *args, progress=progress, **kwargs)
+    progress.finish()
+    return _finish(run_dir, generation, stage, summary | {"stage_seconds": seconds})
+
+
 @task(name="selfplay", persist_result=True)
 def selfplay_task(
     run_dir: str, generation: int, stage: str, depends: str, config_json: dict, model_path: str
 ) -> dict[str, Any]:
     from zeroloop.workers.selfplay_stage import run_selfplay
 
-    progress = StageProgress("selfplay", generation)
     out = RunDir.at(run_dir).selfplay_dir(generation)
-    summary, seconds = _timed(
-        run_selfplay, _config(config_json), out, model_path=model_path, progress=progress
-    )
-    progress.finish()
-    return _finish(run_dir, generation, "selfplay", summary | {"out_dir": str(out), "stage_seconds": seconds})
+    return _run_stage(
+        "selfplay", run_dir, generation, run_selfplay, _config(config_json), out, model_path=model_path
+    ) | {"out_dir": str(out)}
 
 
 @task(name="preprocess", persist_result=True)
@@ -94,15 +101,10 @@ def preprocess_task(
 ) -> dict[str, Any]:
     from zeroloop.data.preprocess import run_preprocess
 
-    progress = StageProgress("preprocess", generation)
     out = RunDir.at(run_dir).positions_dir(generation)
-    summary, seconds = _timed(
-        run_preprocess, _config(config_json), inputs, out, cleanup=cleanup, progress=progress
-    )
-    progress.finish()
-    return _finish(
-        run_dir, generation, "preprocess", summary | {"out_dir": str(out), "stage_seconds": seconds}
-    )
+    return _run_stage(
+        "preprocess", run_dir, generation, run_preprocess, _config(config_json), inputs, out, cleanup=cleanup
+    ) | {"out_dir": str(out)}
 
 
 @task(name="shuffle", persist_result=True)
@@ -117,13 +119,10 @@ def shuffle_task(
 ) -> dict[str, Any]:
     from zeroloop.data.shuffle import run_shuffle
 
-    progress = StageProgress("shuffle", generation)
     out = RunDir.at(run_dir).shuffled_dir(generation)
-    summary, seconds = _timed(
-        run_shuffle, _config(config_json), inputs, out, cleanup=cleanup, progress=progress
-    )
-    progress.finish()
-    return _finish(run_dir, generation, "shuffle", summary | {"out_dir": str(out), "stage_seconds": seconds})
+    return _run_stage(
+        "shuffle", run_dir, generation, run_shuffle, _config(config_json), inputs, out, cleanup=cleanup
+    ) | {"out_dir": str(out)}
 
 
 @task(name="train", persist_result=True)
@@ -140,21 +139,19 @@ def train_task(
     from zeroloop.trainer.loop import run_training
 
     rd = RunDir.at(run_dir)
-    progress = StageProgress("train", generation)
-    export = rd.model_path(generation)
-    summary, seconds = _timed(
+    return _run_stage(
+        "train",
+        run_dir,
+        generation,
         run_training,
         _config(config_json),
         train_shards,
         test_shards,
         rd.checkpoint_dir(generation),
         init_model=init_model,
-        export_path=export,
+        export_path=rd.model_path(generation),
         metadata={"generation": generation, "trained_on": train_shards},
-        progress=progress,
     )
-    progress.finish()
-    return _finish(run_dir, generation, "train", summary | {"model": str(export), "stage_seconds": seconds})
 
 
 @task(name="evaluate", persist_result=True)
@@ -170,8 +167,10 @@ def evaluate_task(
     from zeroloop.evaluation.arena import run_evaluation
 
     rd = RunDir.at(run_dir)
-    progress = StageProgress("evaluate", generation)
-    summary, seconds = _timed(
+    summary = _run_stage(
+        "evaluate",
+        run_dir,
+        generation,
         run_evaluation,
         _config(config_json),
         candidate,
@@ -179,11 +178,9 @@ def evaluate_task(
         rd.eval_path(generation),
         run_dir=rd.root,
         generation=generation,
-        progress=progress,
     )
-    progress.finish()
     ladder_artifact(rd.root)
-    return _finish(run_dir, generation, "evaluate", summary | {"stage_seconds": seconds})
+    return summary
 
 
 @task(name="promote", persist_result=True)
