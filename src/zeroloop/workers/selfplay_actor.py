@@ -201,6 +201,7 @@ class SelfplayWorker:
         num_games: games to keep (<= batch size; the whole batch is played regardless).
         Returns a small JSON-able summary: path, games, positions, black_wins, timings.
         """
+        compile_seconds = self.warmup()  # a one-off, kept out of the play time
         start = time.perf_counter()
         batch = self.play(seed)
         played = time.perf_counter()
@@ -227,6 +228,7 @@ class SelfplayWorker:
             "games": len(games),
             "positions": int(sum(len(g.moves) for g in games)),
             "black_wins": int(sum(g.winner == 0 for g in games)),
+            "compile_seconds": compile_seconds,
             "play_seconds": played - start,
             "write_seconds": done - played,
         }

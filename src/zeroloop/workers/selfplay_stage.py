@@ -53,6 +53,8 @@ class SelfplaySummary:
 
     games, positions, chunks, mean_game_length, first_player_win_rate: all games in out_dir.
     new_games, new_positions: played by this call; positions_per_second = new_positions / wall.
+    compile_seconds, play_seconds, write_seconds: summed over this call's batches, inside the
+    actors (the rest of the wall time is Ray and actor start-up and waiting).
     """
 
     out_dir: str
@@ -67,6 +69,9 @@ class SelfplaySummary:
     wall_seconds: float = 0.0
     num_workers: int = 0
     worker_restarts: int = 0
+    compile_seconds: float = 0.0
+    play_seconds: float = 0.0
+    write_seconds: float = 0.0
     model_path: str | None = None
     chunk_paths: list[str] = field(default_factory=list)
 
@@ -300,6 +305,9 @@ def run_selfplay(
                 try:
                     result = ray.get(ref)
                     path = Path(result["path"])
+                    summary.compile_seconds += result["compile_seconds"]
+                    summary.play_seconds += result["play_seconds"]
+                    summary.write_seconds += result["write_seconds"]
                 except RayActorError as exc:
                     # The actor may have died after its chunk was renamed into place.
                     candidate = out / f"{chunk_stem(w, seq)}.arrow"

@@ -1,0 +1,189 @@
+"""Self-play throughput: the bare jitted mctx loop against the full Ray stage, same run.
+
+For each board size, with the same small net, simulations and batch size:
+
+(a) bare: `make_selfplay_fn` under `jax.jit`, called in this process on fresh seeds,
+    nothing written (median of `--repeats` timed batches after a compile/warm-up call,
+    timed just before and just after the stage, because a shared machine drifts);
+(b) stage: `run_selfplay` with Ray actors writing chunk files (.arrow + .trmph) into a
+    temporary directory. "steady" counts the positions of every chunk after the first
+    and the time from the first chunk to the last, which leaves out Ray start-up and the
+    actor's compilation (a one-off per stage call; the XLA compilation cache makes it a
+    load when the program was compiled before); "total" is the stage's own
+    positions/s including all of that.
+
+The ratio is stage steady / mean(bare before, bare after) (goal >= 0.9 with one worker: the same compiled
+program runs in both; the stage adds the file writes and the Ray round trips). Then
+simulations/s against batch size for the bare loop.
+
+    python benchmarks/bench_selfplay.py --sizes 7 11 --simulations 32 --batch-size 32
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from zeroloop.config import load_config
+from zeroloop.games.hex import Hex
+from zeroloop.model.network import create_model, inference_fn
+from zeroloop.search.selfplay import make_selfplay_fn
+from zeroloop.workers.selfplay_actor import seed_key
+from zeroloop.workers.selfplay_stage import chunk_stats, run_selfplay
+
+
+def bench_config(size: int, sims: int, batch: int, workers: int, blocks: int, channels: int, cache: str):
+    return load_config(
+        None,
+        [
+            f"game.board_size={size}",
+            f"model.blocks={blocks}",
+            f"model.channels={channels}",
+            "model.value_hidden=32",
+            f"mcts.num_simulations={sims}",
+            f"selfplay.batch_size={batch}",
+            f"selfplay.num_workers={workers}",
+            f"selfplay.compilation_cache_dir={cache}",
+            f"orchestration.num_cpus={os.cpu_count()}",
+        ],
+    )
+
+
+class BareLoop:
+    """The jitted game loop alone, in this process, nothing written."""
+
+    def __init__(self, config) -> None:
+        env = Hex(config.game.board_size, swap=config.game.swap)
+        apply, _, self.params = inference_fn(create_model(config.model, seed=0))
+        self.play = jax.jit(make_selfplay_fn(env, apply, config.mcts, config.selfplay.batch_size))
+        self.sims = config.mcts.num_simulations
+        self.seed = 0
+        t0 = time.perf_counter()
+        jax.block_until_ready(self.play(self.params, seed_key(self.seed)))
+        self.compile_s = time.perf_counter() - t0
+
+    def measure(self, repeats: int) -> dict:
+        """Positions/s over `repeats` timed batches on fresh seeds: median, min, max."""
+        rates, lengths = [], []
+        for _ in range(repeats):
+            self.seed += 1
+            t0 = time.perf_counter()
+            out = jax.block_until_ready(self.play(self.params, seed_key(self.seed)))
+            dt = time.perf_counter() - t0
+            positions = int(np.asarray(out.length).sum())
+            lengths.append(positions / len(out.length))
+            rates.append(positions / dt)
+        med = float(np.median(rates))
+        return {
+            "positions_per_s": med,
+            "min_positions_per_s": float(min(rates)),
+            "max_positions_per_s": float(max(rates)),
+            "simulations_per_s": med * self.sims,
+            "mean_game_length": float(np.mean(lengths)),
+            "compile_s": self.compile_s,
+        }
+
+
+def stage(config, batches: int) -> dict:
+    """Positions/s of `run_selfplay` writing chunks (steady state and total)."""
+    stamps: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "gen-0000"
+        games = batches * config.selfplay.batch_size * config.selfplay.num_workers
+        summary = run_selfplay(
+            config,
+            out,
+            num_games=games,
+            progress=lambda d, t: stamps.append(time.perf_counter()),
+            show_progress=False,
+        )
+        # Chunks in completion order: their files' modification times.
+        chunks = sorted(out.glob("chunk-*.arrow"), key=lambda p: p.stat().st_mtime)
+        positions = [chunk_stats(p).positions for p in chunks]
+        times = [p.stat().st_mtime for p in chunks]
+    steady = sum(positions[1:]) / (times[-1] - times[0]) if len(chunks) > 1 else float("nan")
+    return {
+        "steady_positions_per_s": steady,
+        "total_positions_per_s": summary.positions_per_second,
+        "wall_s": summary.wall_seconds,
+        # Inside the actor: the game loop alone, and the chunk + trmph writes.
+        "actor_play_positions_per_s": summary.new_positions / summary.play_seconds,
+        "write_s_per_chunk": summary.write_seconds / max(summary.chunks, 1),
+        "chunks": summary.chunks,
+        "games": summary.games,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=[7, 11])
+    parser.add_argument("--simulations", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--blocks", type=int, default=2)
+    parser.add_argument("--channels", type=int, default=32)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1], help="stage worker counts to run")
+    parser.add_argument("--repeats", type=int, default=3, help="timed bare batches (median)")
+    parser.add_argument("--stage-batches", type=int, default=4, help="batches per stage worker")
+    parser.add_argument("--sweep", type=int, nargs="*", default=[8, 16, 32, 64, 128], help="batch sizes")
+    parser.add_argument("--sweep-size", type=int, default=7)
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = parser.parse_args()
+
+    cache = tempfile.mkdtemp(prefix="zeroloop-bench-xla-")
+    print(f"# {platform.node()}  {os.cpu_count()} CPUs  jax {jax.__version__} on {jax.default_backend()}")
+    net = f"{args.blocks} blocks x {args.channels} ch"
+    print(f"# net {net}, {args.simulations} simulations, batch {args.batch_size}")
+    results: dict = {"sizes": {}, "sweep": {}}
+    for size in args.sizes:
+        row: dict = {}
+        cfg = bench_config(size, args.simulations, args.batch_size, 1, args.blocks, args.channels, cache)
+        bare = BareLoop(cfg)
+        for workers in args.workers:
+            cfg = bench_config(
+                size, args.simulations, args.batch_size, workers, args.blocks, args.channels, cache
+            )
+            # The machine may be shared: time the bare loop just before and just after the
+            # stage and compare the stage with their mean.
+            before = bare.measure(args.repeats)
+            st = stage(cfg, args.stage_batches)
+            after = bare.measure(args.repeats)
+            ref = (before["positions_per_s"] + after["positions_per_s"]) / 2
+            ratio = st["steady_positions_per_s"] / ref
+            st.update(bare_before=before, bare_after=after, bare_mean=ref, ratio_steady_to_bare=ratio)
+            row[f"stage_{workers}w"] = st
+            print(
+                f"{size}x{size}  bare {ref:7.1f} pos/s ({ref * args.simulations:8.0f} sim/s; before "
+                f"{before['positions_per_s']:.1f}, after {after['positions_per_s']:.1f}; game "
+                f"{before['mean_game_length']:.1f} plies)  stage[{workers}w] steady "
+                f"{st['steady_positions_per_s']:7.1f} pos/s, total {st['total_positions_per_s']:7.1f} pos/s "
+                f"(wall {st['wall_s']:.1f} s; in-actor loop {st['actor_play_positions_per_s']:.1f} pos/s, "
+                f"writes {st['write_s_per_chunk'] * 1000:.0f} ms/chunk)  ratio steady/bare {ratio:.2f}",
+                flush=True,
+            )
+        results["sizes"][size] = row
+    for b in args.sweep:
+        cfg = bench_config(args.sweep_size, args.simulations, b, 1, args.blocks, args.channels, cache)
+        r = BareLoop(cfg).measure(args.repeats)
+        results["sweep"][b] = r
+        print(
+            f"{args.sweep_size}x{args.sweep_size} batch {b:4d}: {r['simulations_per_s']:10.0f} simulations/s "
+            f"({r['positions_per_s']:.1f} positions/s, range {r['min_positions_per_s']:.1f}-"
+            f"{r['max_positions_per_s']:.1f}; compile {r['compile_s']:.1f} s)",
+            flush=True,
+        )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
