@@ -68,7 +68,7 @@ def init_model_task(run_dir: str, generation: int, stage: str, depends: str, con
 
 
 def _run_stage(
-    stage: str, run_dir: str, generation: int, fn: Callable[..., Any], *args: Any, **kwargs: Any
+    stage: str, run_dir: str, generation: int, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
 ) -> dict[str, Any]:
     """Run one stage function with a live progress artifact; record and return its summary."""
     progress = StageProgress(stage, generation)
