@@ -50,6 +50,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--docs", default="docs", help="Where the table and plot go.")
     p.add_argument("--name", default=None, help="File stem (default learning-curve-<N>x<N>).")
     p.add_argument("--skip-loop", action="store_true", help="Only evaluate an existing run directory.")
+    p.add_argument(
+        "--every",
+        type=int,
+        default=1,
+        help="Measure every K-th generation (and the last): strong MCTS budgets are slow to play.",
+    )
     return p.parse_args(argv)
 
 
@@ -151,7 +157,8 @@ def measure(args: argparse.Namespace, times: dict[int, float]) -> list[dict[str,
     overrides = list(args.overrides) + ([f"eval.num_simulations={args.sims}"] if args.sims else [])
     config = load_config(args.config, overrides + ["eval.num_workers=0"])
     rows = []
-    for g in [0, *times]:
+    gens = [0, *times]
+    for g in [g for g in gens if g % args.every == 0 or g == gens[-1]]:
         model = rd.model_path(g)
         if not model.exists():
             print(f"gen {g}: no model at {model}, skipped", flush=True)
