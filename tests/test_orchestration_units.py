@@ -81,3 +81,44 @@ def test_pinned_generation_inputs_survive_promotion(tmp_path: Path) -> None:
     # A rerun of generation 2 sees the model it started with, not the new best.
     assert rd.pinned(2, "best_model", lambda: str(rd.best_model())) == first == str(rd.model_path(1))
     assert rd.pinned(3, "best_model", lambda: str(rd.best_model())) == str(rd.model_path(2))
+
+
+def _fake_chunks(monkeypatch: pytest.MonkeyPatch, rows_per_dir: dict[str, list[int]]) -> None:
+    """Stand-in for shard reading: each train directory holds chunks of the given rows."""
+    from zeroloop.data import window
+
+    def chunk_infos(paths):
+        return [window.ChunkInfo(Path(p), r) for p in paths for r in rows_per_dir.get(str(p), [])]
+
+    monkeypatch.setattr(window, "chunk_infos", chunk_infos)
+
+
+def test_training_waits_for_chunks_per_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rd = RunDir.at(tmp_path)
+    config = load_config(None, ["data.window.chunks_per_network=3"])
+    rd.model_path(0).parent.mkdir(parents=True)
+    rd.model_path(0).write_bytes(b"m")
+    for g in (1, 2):
+        (rd.positions_dir(g) / "train").mkdir(parents=True)
+    train = {str(rd.positions_dir(g) / "train"): [100, 100] for g in (1, 2)}
+    _fake_chunks(monkeypatch, train)
+    assert not plan_generation(rd, config, 1, StageSwitches()).ready_to_train()  # 2 new < 3
+    # Generation 1 trained nothing, so generation 2 counts its chunks too: 4 >= 3.
+    plan2 = plan_generation(rd, config, 2, StageSwitches())
+    assert plan2.ready_to_train()
+    assert plan2.init_model == str(rd.model_path(0))  # newest model, not a missing gen-0001
+    # SL (0) never waits.
+    sl = load_config(None, ["data.window.chunks_per_network=0"])
+    assert plan_generation(rd, sl, 1, StageSwitches()).ready_to_train()
+
+
+def test_train_steps_capped_by_max_reuse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rd = RunDir.at(tmp_path)
+    (rd.positions_dir(1) / "train").mkdir(parents=True)
+    (rd.positions_dir(1) / "summary.json").write_text("{}")
+    _fake_chunks(monkeypatch, {str(rd.positions_dir(1) / "train"): [640]})
+    base = ["train.steps=1000", "train.batch_size=64", "data.window.mode=all"]
+    uncapped = plan_generation(rd, load_config(None, base), 1, StageSwitches())
+    assert uncapped.train_steps() == 1000
+    capped = plan_generation(rd, load_config(None, [*base, "data.window.max_reuse=2"]), 1, StageSwitches())
+    assert capped.train_steps() == 20  # 2 uses x 640 positions / 64 per batch

@@ -56,6 +56,32 @@ class GenerationPlan:
         # --no-shuffling: train straight from the window's (unshuffled) position shards.
         return self.shuffle_inputs()
 
+    def ready_to_train(self) -> bool:
+        """Enough new chunks since the last generation that trained? (data.window.chunks_per_network)
+
+        RL waits for fresh data before training again; SL (0) trains at once. Counting from
+        the last generation with a model keeps the answer the same when a run is repeated.
+        """
+        from zeroloop.data.window import chunk_infos, ready_to_train
+
+        assert self.rd is not None and self.config is not None
+        last = max((g for g in range(self.generation) if self.rd.model_path(g).exists()), default=0)
+        new = [
+            str(self.rd.positions_dir(g) / "train")
+            for g in range(last + 1, self.generation + 1)
+            if (self.rd.positions_dir(g) / "train").exists()
+        ]
+        return ready_to_train(len(chunk_infos(new)), self.config.data.window)
+
+    def train_steps(self) -> int:
+        """train.steps, capped so each window position is used about data.window.max_reuse times."""
+        from zeroloop.data.window import capped_steps, chunk_infos
+
+        assert self.config is not None
+        rows = sum(c.rows for c in chunk_infos(self.shuffle_inputs()))
+        train = self.config.train
+        return capped_steps(train.steps, train.batch_size, rows, self.config.data.window)
+
     def test_shards(self) -> list[str]:
         assert self.rd is not None
         return [
@@ -77,7 +103,13 @@ def plan_generation(
     if switches.trmph_processing and generation == 1:
         # External TRMPH games (SL, or mixing into RL) enter the run once, at generation 1.
         inputs += [str(Path(d).resolve()) for d in config.data.trmph_dirs]
-    previous = rd.model_path(generation - 1)
+    # Training continues from the newest model, whether or not it was promoted (AlphaZero
+    # trains one network continuously; gating only decides who plays). A generation that
+    # waited for data (chunks_per_network) left no model, so look further back.
+    previous = next(
+        (rd.model_path(g) for g in range(generation - 1, -1, -1) if rd.model_path(g).exists()),
+        None,
+    )
     return GenerationPlan(
         generation=generation,
         run_selfplay=switches.selfplay,
@@ -88,7 +120,5 @@ def plan_generation(
         preprocess_inputs=inputs,
         rd=rd,
         config=config,
-        # Training continues from the newest model, whether or not it was promoted:
-        # AlphaZero trains one network continuously; gating only decides who plays.
-        init_model=str(previous) if previous.exists() else None,
+        init_model=str(previous) if previous else None,
     )

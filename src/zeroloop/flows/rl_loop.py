@@ -152,12 +152,21 @@ def run_generation(
         out["shuffle"] = opts(stages.shuffle_task, "shuffle")(
             root, g, "shuffle", depends, config_json, inputs, switches.cleanup
         )
-    if plan.run_train:
+    if plan.run_train and not plan.ready_to_train():
+        get_run_logger().info(
+            "generation %d: fewer than data.window.chunks_per_network=%d new chunks; "
+            "training waits for more self-play",
+            g,
+            config.data.window.chunks_per_network,
+        )
+    elif plan.run_train:
         train_shards, test_shards = plan.train_shards(), plan.test_shards()
         init = plan.init_model or init_model
-        depends = stage_depends(config, "train", shards=train_shards, init=init)
+        steps = plan.train_steps()  # train.steps under the data.window.max_reuse cap
+        train_json = config_json | {"train": config_json["train"] | {"steps": steps}}
+        depends = stage_depends(config, "train", shards=train_shards, init=init, steps=steps)
         out["train"] = opts(stages.train_task, "train")(
-            root, g, "train", depends, config_json, train_shards, test_shards, init
+            root, g, "train", depends, train_json, train_shards, test_shards, init
         )
     candidate = rd.model_path(g)
     if plan.run_evaluate and candidate.exists():
