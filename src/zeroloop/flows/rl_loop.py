@@ -23,6 +23,7 @@ from zeroloop.rundir import RunDir  # noqa: E402
 from zeroloop.tasks import stages  # noqa: E402
 from zeroloop.tasks.artifacts import generation_note  # noqa: E402
 from zeroloop.tasks.cache import run_storage, stage_depends  # noqa: E402
+from zeroloop.workers.ray_session import ensure_ray  # noqa: E402
 
 FORCEABLE = ("selfplay", "preprocess", "shuffle", "train", "evaluate")
 
@@ -34,23 +35,6 @@ def _resolve_config(config_path: str | None, overrides: list[str] | None, selfpl
             update={"orchestration": config.orchestration.model_copy(update={"selfplay": False})}
         )
     return config
-
-
-def _ensure_ray(config: ZeroloopConfig) -> None:
-    """Start local Ray (or join the configured cluster) once for the whole flow."""
-    import ray
-
-    if ray.is_initialized():
-        return
-    if config.orchestration.ray_address:
-        ray.init(address=config.orchestration.ray_address, ignore_reinit_error=True)
-    else:
-        ray.init(
-            num_cpus=config.orchestration.num_cpus,
-            include_dashboard=False,
-            ignore_reinit_error=True,
-            log_to_driver=False,
-        )
 
 
 @flow(name="rl-loop", log_prints=True)
@@ -95,7 +79,7 @@ def rl_loop(
     total = generations or config.orchestration.generations
     logger.info("run %s: %d generation(s) of %s", rd.root, total, config.name)
     if switches.selfplay or switches.evaluation:
-        _ensure_ray(config)
+        ensure_ray(config)
     policy, storage = run_storage(rd.root)
     config_json = config.model_dump(mode="json")
     results: dict[str, Any] = {}

@@ -18,6 +18,7 @@ import ray
 from zeroloop.config import ZeroloopConfig
 from zeroloop.evaluation.agents import AgentSpec, build_agent
 from zeroloop.evaluation.match import ArenaGame, GameResult, play_games
+from zeroloop.workers.ray_session import ensure_ray
 from zeroloop.workers.selfplay_actor import compilation_cache_path, enable_compilation_cache
 
 
@@ -38,17 +39,6 @@ class ArenaWorker:
 
 
 ArenaActor = ray.remote(max_restarts=2, max_task_retries=2)(ArenaWorker)
-
-
-def ensure_ray(config: ZeroloopConfig) -> None:
-    """Start local Ray (or join the configured cluster) unless this process already has."""
-    if ray.is_initialized():
-        return
-    orch = config.orchestration
-    if orch.ray_address:
-        ray.init(address=orch.ray_address)
-    else:
-        ray.init(num_cpus=orch.num_cpus, include_dashboard=False, log_to_driver=False)
 
 
 def play_on_ray(

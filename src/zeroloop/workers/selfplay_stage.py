@@ -38,6 +38,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from zeroloop.config import ZeroloopConfig
 from zeroloop.model.file import read_model_header
+from zeroloop.workers.ray_session import ensure_ray
 from zeroloop.workers.selfplay_actor import SelfplayWorker, chunk_stem
 
 log = logging.getLogger(__name__)
@@ -128,17 +129,6 @@ def clean_leftovers(out_dir: Path) -> int:
             p.unlink(missing_ok=True)
             removed += 1
     return removed
-
-
-def ensure_ray(config: ZeroloopConfig) -> None:
-    """Join the configured cluster, or start a local Ray (127.0.0.1, no dashboard) if none is up."""
-    if ray.is_initialized():
-        return
-    orch = config.orchestration
-    if orch.ray_address:
-        ray.init(address=orch.ray_address, log_to_driver=False)
-    else:
-        ray.init(num_cpus=orch.num_cpus, include_dashboard=False, log_to_driver=False)
 
 
 def _fit_workers(config: ZeroloopConfig, wanted: int) -> int:
