@@ -12,7 +12,9 @@ OpenSpiel's MCTS (random rollouts) at fixed simulation budgets.
    If `zeroloop.flows` is missing it calls the stage functions in sequence instead.
 2. Afterwards, with the loop stopped so the two do not share the 2 CPU cores, plays
    every generation's model (generation 0 = random weights) against `mcts:B` for each
-   budget B: `--games` games, colours alternated, openings varied (zeroloop.evaluation).
+   budget B: `--games` games, colours alternated, openings varied (zeroloop.evaluation),
+   in this process or on `--workers` Ray arena workers. `--skip-loop` measures an
+   existing run directory again, timed from the start recorded in its benchmark/loop.json.
 3. Prints, per generation, wall time and win rate (Wilson interval) against each
    budget; writes a table (markdown) and a PNG plot to `--docs` (default docs/), and
    says whether the goal (`--goal` win rate against the largest budget within
@@ -51,6 +53,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--name", default=None, help="File stem (default learning-curve-<N>x<N>).")
     p.add_argument("--skip-loop", action="store_true", help="Only evaluate an existing run directory.")
     p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="Ray arena workers for the measurement (0 = in this process); the loop is stopped "
+        "by then, so 2 workers use both cores (set eval.batch_size to games/workers).",
+    )
+    p.add_argument(
         "--every",
         type=int,
         default=1,
@@ -72,6 +81,7 @@ def run_loop(args: argparse.Namespace) -> float:
         import zeroloop.flows.rl_loop  # noqa: F401
     except ImportError:
         run_stages_in_sequence(args)
+        record_loop_times(run_dir, start, time.time())
         return start
     cmd = [sys.executable, "-m", "zeroloop", "run", "--config", args.config, "--run-dir", str(run_dir)]
     if args.generations:
@@ -80,7 +90,15 @@ def run_loop(args: argparse.Namespace) -> float:
         cmd += ["--set", o]
     print("$", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, cwd=REPO)
+    record_loop_times(run_dir, start, time.time())
     return start
+
+
+def record_loop_times(run_dir: Path, start: float, end: float) -> None:
+    """Keep the loop's start and end, so a later --skip-loop measures from the same start."""
+    out = run_dir / "benchmark" / "loop.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"start": start, "end": end, "minutes": (end - start) / 60}) + "\n")
 
 
 def run_stages_in_sequence(args: argparse.Namespace) -> None:
@@ -143,7 +161,10 @@ def generation_times(run_dir: Path, start: float | None) -> dict[int, float]:
         stamp = (stages.get("train") or {}).get("finished_at")
         if stamp:
             finished[int(name.split("-")[1])] = time.mktime(time.strptime(stamp, "%Y-%m-%dT%H:%M:%S"))
-    if start is None:  # --skip-loop: measure from the run directory's config file
+    loop_file = run_dir / "benchmark" / "loop.json"
+    if start is None and loop_file.exists():  # --skip-loop: the recorded start of the loop
+        start = float(json.loads(loop_file.read_text())["start"])
+    if start is None:  # no record: the run directory's config file, written seconds after
         start = (run_dir / "config.yaml").stat().st_mtime
     return {g: t - start for g, t in sorted(finished.items())}
 
@@ -155,7 +176,7 @@ def measure(args: argparse.Namespace, times: dict[int, float]) -> list[dict[str,
 
     rd = RunDir.at(args.run_dir)
     overrides = list(args.overrides) + ([f"eval.num_simulations={args.sims}"] if args.sims else [])
-    config = load_config(args.config, overrides + ["eval.num_workers=0"])
+    config = load_config(args.config, overrides + [f"eval.num_workers={args.workers}"])
     rows = []
     gens = [0, *times]
     for g in [g for g in gens if g % args.every == 0 or g == gens[-1]]:
@@ -192,8 +213,9 @@ def markdown(args: argparse.Namespace, rows: list[dict[str, Any]], n: int, verdi
     lines = [
         f"# Learning curve, {n}x{n}",
         "",
-        f"`python benchmarks/learning_curve.py --config {args.config} --budgets "
-        f"{' '.join(map(str, args.budgets))} --games {args.games}`",
+        "```",
+        reproduce_command(args, rows[-1]["generation"] if rows else None),
+        "```",
         "",
         f"Machine: {os.cpu_count()} CPU cores. Wall time: from the start of `zeroloop run` until the "
         "generation's model was written. Win rate of the model (search budget "
@@ -211,6 +233,20 @@ def markdown(args: argparse.Namespace, rows: list[dict[str, Any]], n: int, verdi
         lines.append(f"| {r['generation']} | {r['minutes']:.1f} | " + " | ".join(cells) + " |")
     lines += ["", verdict, "", f"![learning curve]({plot_name(args, n)})", ""]
     return "\n".join(lines)
+
+
+def reproduce_command(args: argparse.Namespace, last_generation: int | None) -> str:
+    """The one command that reruns loop and measurement (a --skip-loop run included)."""
+    parts = ["python benchmarks/learning_curve.py", f"--config {args.config}"]
+    parts += [f"--set {o}" for o in args.overrides]
+    generations = args.generations or last_generation
+    parts += [f"--run-dir {args.run_dir}"] + ([f"--generations {generations}"] if generations else [])
+    parts += [f"--budgets {' '.join(map(str, args.budgets))}", f"--games {args.games}"]
+    parts += [f"--every {args.every}"] if args.every != 1 else []
+    parts += [f"--sims {args.sims}"] if args.sims else []
+    parts += [f"--workers {args.workers}"] if args.workers else []
+    parts += [f"--minutes {args.minutes:g}"] + ([f"--name {args.name}"] if args.name else [])
+    return " \\\n    ".join(parts)
 
 
 def plot_name(args: argparse.Namespace, n: int) -> str:
