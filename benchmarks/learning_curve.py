@@ -191,7 +191,7 @@ def measure(args: argparse.Namespace, times: dict[int, float]) -> list[dict[str,
                 config,
                 f"model:{model}",
                 f"mcts:{budget}",
-                rd.root / "benchmark" / f"gen-{g:04d}-vs-mcts{budget}.json",
+                rd.root / "benchmark" / f"gen-{g:04d}-sims{config.eval.num_simulations}-vs-mcts{budget}.json",
                 num_games=args.games,
             )
             row[f"mcts:{budget}"] = (s.win_rate, s.win_rate_low, s.win_rate_high)
