@@ -96,9 +96,11 @@ def run_loop(args: argparse.Namespace) -> float:
 
 def record_loop_times(run_dir: Path, start: float, end: float) -> None:
     """Keep the loop's start and end, so a later --skip-loop measures from the same start."""
+    from zeroloop.data.atomic import write_json_atomic
+
     out = run_dir / "benchmark" / "loop.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"start": start, "end": end, "minutes": (end - start) / 60}) + "\n")
+    write_json_atomic(out, {"start": start, "end": end, "minutes": (end - start) / 60})
 
 
 def run_stages_in_sequence(args: argparse.Namespace) -> None:
