@@ -31,7 +31,8 @@ from concurrent.futures import Executor, Future
 from pathlib import Path
 
 from zeroloop.config import ZeroloopConfig
-from zeroloop.data.atomic import atomic_path, write_json_atomic
+from zeroloop.data.atomic import write_json_atomic
+from zeroloop.data.chunks import write_chunk_table
 from zeroloop.data.dedupe import Deduper
 from zeroloop.data.executor import worker_pool
 from zeroloop.data.gamebatch import GameBatch, concat
@@ -78,12 +79,7 @@ def plan_key(config: ZeroloopConfig, files: Sequence[Path]) -> str:
 
 
 def _write_games(path: Path, batch: GameBatch) -> None:
-    import pyarrow as pa
-    import pyarrow.ipc as ipc
-
-    table = batch.to_table()
-    with atomic_path(path) as tmp, pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, table.schema) as w:
-        w.write_table(table)
+    write_chunk_table(path, batch.to_table())
 
 
 class _Run:
