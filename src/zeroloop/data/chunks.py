@@ -114,15 +114,24 @@ def write_game_chunk(path: str | os.PathLike[str], games: Sequence[GameRecord]) 
 
 
 def read_game_chunk_table(path: str | os.PathLike[str]) -> pa.Table:
+    """Read and check a chunk; see `read_game_chunk_checked`."""
+    return read_game_chunk_checked(path)[0]
+
+
+def read_game_chunk_checked(path: str | os.PathLike[str]) -> tuple[pa.Table, bool]:
     """Read and check a chunk: structure, schema and (unless legacy) content checksums.
 
-    Raises ChunkError naming the file and the problem (`ChunkCorrupt` when the file is
-    damaged rather than of another kind). A chunk written before checksums existed is
-    read without content check; `chunk_is_checksummed` tells them apart.
+    Returns (table, whether its content was verified: False for a chunk written before
+    checksums existed, read with structure checks only). Raises ChunkError naming the
+    file and the problem: `ChunkCorrupt` when the file is damaged, plain ChunkError when
+    it is sound but not a game chunk (Parquet, another Arrow file).
     """
     kind = sniff_format(str(path))
     if kind != "arrow":
-        raise ChunkError(f"{path}: not a game chunk (file looks like {kind}, expected Arrow IPC)")
+        # Parquet or an Arrow stream is another kind of file (skipped); anything else
+        # with our suffix is taken for a damaged one (set aside).
+        cls = ChunkCorrupt if kind == "unknown" else ChunkError
+        raise cls(f"{path}: not a game chunk (file looks like {kind}, expected Arrow IPC)")
     try:
         with pa.memory_map(str(path), "r") as source:
             reader = ipc.open_file(source)
@@ -131,7 +140,7 @@ def read_game_chunk_table(path: str | os.PathLike[str]) -> pa.Table:
                 raise ChunkError(f"{path}: not a game chunk (format {fmt!r}, expected {GAME_CHUNK_FORMAT!r})")
             if not reader.schema.equals(GAME_CHUNK_SCHEMA, check_metadata=False):
                 raise ChunkError(f"{path}: game chunk schema differs from {GAME_CHUNK_FORMAT}")
-            return read_all_checked(reader, str(path))
+            return read_all_checked(reader, str(path)), is_checksummed(reader.schema)
     except ChecksumError as exc:
         raise ChunkCorrupt(str(exc)) from None
     except (OSError, pa.ArrowInvalid) as exc:

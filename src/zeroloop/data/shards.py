@@ -191,7 +191,10 @@ def open_shard(path: str | os.PathLike[str], board_size: int | None = None) -> S
     """
     kind = sniff_format(str(path))
     if kind != "arrow":
-        raise ShardError(f"{path}: not a position shard (file looks like {kind}, expected Arrow IPC)")
+        # Parquet or an Arrow stream is another kind of file (skipped); anything else
+        # with our suffix is taken for a damaged one (set aside).
+        cls = ShardCorrupt if kind == "unknown" else ShardError
+        raise cls(f"{path}: not a position shard (file looks like {kind}, expected Arrow IPC)")
     try:
         reader = ipc.open_file(pa.memory_map(str(path), "r"))
     except (OSError, pa.ArrowInvalid) as exc:
