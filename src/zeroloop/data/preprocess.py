@@ -340,6 +340,8 @@ def preprocess_dry_run(config: ZeroloopConfig, inputs: Sequence[str | os.PathLik
     import pyarrow as pa
     import pyarrow.ipc as ipc
 
+    from zeroloop.games.trmph import is_comment, iter_lines
+
     files = SourceProvider(inputs, (GAME_CHUNK_SUFFIX, TRMPH_SUFFIX)).poll()
     sources, companions = classify(files)
     games = 0
@@ -350,8 +352,12 @@ def preprocess_dry_run(config: ZeroloopConfig, inputs: Sequence[str | os.PathLik
             if src.kind == "chunk":
                 games += ipc.open_file(pa.memory_map(str(src.path))).count_rows()
             else:
-                with open(src.path, "rb") as f:
-                    games += sum(1 for line in f if line.strip() and not line.lstrip().startswith(b"# "))
+                with open(src.path, "rb") as f:  # any line ending, overlong lines not held
+                    games += sum(
+                        1
+                        for _, line, _ in iter_lines(f)
+                        if line and line.strip() and not is_comment(line.decode(errors="replace").strip())
+                    )
         except (OSError, pa.ArrowInvalid):
             continue
     n = config.game.board_size
