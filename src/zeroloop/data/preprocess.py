@@ -234,9 +234,10 @@ def _read_all(run: _Run, pool: Executor, files: list[Path], n: int, swap_rule: b
             queue.append(pool.submit(read_source, nxt, n, swap_rule))
         run.absorb(res, pool)
         twin = twins.get(res.source.path.with_suffix("")) if res.source.kind == "chunk" else None
-        if res.error is not None and res.corrupt and twin is not None:
-            # The chunk is damaged, its TRMPH twin holds the same games (without search
-            # targets): read it now, in file order, so the run stays reproducible.
+        if res.error is not None and twin is not None:
+            # The chunk gave nothing (damaged, or not a chunk after all); its TRMPH twin
+            # holds the same games (without search targets): read it now, in file
+            # order, so the run stays reproducible.
             run.summary.skipped_companion_trmph -= 1
             run.summary.twins_read += 1
             run.absorb(read_source(Source(twin, "trmph"), n, swap_rule), pool)
