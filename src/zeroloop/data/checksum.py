@@ -13,8 +13,8 @@ and then every data buffer of every column (children included, Arrow's `buffers(
 order) as it is after decoding - i.e. the batch as a reader sees it, whatever the
 compression. The writer computes it on the batch exactly as it will read back (sliced
 arrays are normalised through one IPC round trip), the reader over the decoded buffers
-without copying (zlib.crc32: 0.3-1.4 GB/s; docs/data-formats.md). The batch index in the text catches batches that
-were reordered; the row count catches a corrupted length field.
+without copying (zlib.crc32: 0.3-1.4 GB/s; docs/data-formats.md). The batch index in
+the text catches batches that were reordered; the row count a corrupted length field.
 
 Files without the schema marker were written before checksums existed: they are read
 as before (structure checks only) and reported as `unverified` (`is_checksummed`).
