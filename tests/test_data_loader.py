@@ -166,8 +166,10 @@ def test_reads_only_the_batches_it_needs_and_any_layout(
     assert sizes[:-1] == [small] * (len(sizes) - 1) and sum(sizes) == table.num_rows
     assert sh.batch_rows(reader) == small
     # The same rows in batches of 77: not the fixed layout, so read whole instead.
+    # (Written by plain pyarrow, without checksums: a legacy shard, read unverified.)
     (tmp_path / "odd").mkdir()
-    with pa.OSFile(str(tmp_path / "odd" / "a.feather"), "wb") as f, ipc.new_file(f, table.schema) as w:
+    legacy = table.schema.with_metadata(sh.position_shard_schema(N).metadata)
+    with pa.OSFile(str(tmp_path / "odd" / "a.feather"), "wb") as f, ipc.new_file(f, legacy) as w:
         w.write_table(table, max_chunksize=77)
     assert sh.batch_rows(sh.open_shard(tmp_path / "odd" / "a.feather")) is None
     a = ShardLoader([tmp_path / "fixed"], 32, shuffle_buffer=150, prefetch=0)

@@ -73,9 +73,10 @@ def test_corrupt_inputs_are_quarantined_and_reported(tmp_path: Path) -> None:
     assert set(moved) == {"broken.arrow", "binary.trmph"}
     qdir = tmp_path / "out" / "quarantine"
     for name in moved:
-        assert (qdir / name).exists() and not (inp / name).exists()
+        # The user's own files: a note is written, the file is never moved.
+        assert (inp / name).exists() and not (qdir / name).exists() and moved[name]["moved_to"] == ""
         reason = (qdir / f"{name}.reason.txt").read_text()
-        assert str(inp / name) in reason and "reason:" in reason
+        assert str(inp / name) in reason and "reason:" in reason and "not moved" in reason
     assert s.games_out == 15 and s.bad_games == 3
     where = [b.split(": ")[0] for b in s.bad_records]
     assert where == [f"{inp / 'mixed.trmph'}:{k}" for k in (6, 7, 8)]

@@ -129,6 +129,7 @@ def test_corrupt_shard_is_quarantined(tmp_path: Path) -> None:
     s = run_shuffle(_cfg(), [tmp_path / "in"], tmp_path / "out")
     assert s.positions_out == 100 and s.skipped_inputs == 1
     assert (tmp_path / "out" / "quarantine" / "bad.feather.reason.txt").exists()
+    assert (tmp_path / "in" / "bad.feather").exists()  # a user's own file is never moved
 
 
 def test_dry_run_reports_disk_and_memory(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from zeroloop.cli.common import ConfigOption, SetOption, console, load_config_or_exit
+from zeroloop.data.sources import NoUsableInput
 
 OutOption = Annotated[Path, typer.Option("--out", "-o", help="Output directory (created if missing).")]
 CleanupOption = Annotated[
@@ -65,7 +66,14 @@ def print_summary(title: str, summary: Any, listed: int = 20) -> None:
         if len(bad) > listed:
             console.print(f"  … and {len(bad) - listed} more")
     for q in getattr(summary, "quarantined", []):
-        console.print(f"[red]quarantined[/red] {q['source']}: {q['reason']}", highlight=False)
+        where = f" (moved to {q['moved_to']})" if q.get("moved_to") else " (left in place)"
+        console.print(f"[red]quarantined[/red] {q['source']}{where}: {q['reason']}", highlight=False)
+    for s in getattr(summary, "skipped", [])[:listed]:
+        console.print(f"[yellow]skipped[/yellow] {s['source']}: {s['reason']}", highlight=False)
+    unverified = getattr(summary, "unverified_files", 0) or getattr(summary, "unverified_inputs", 0)
+    if unverified:
+        note = "written before checksums existed: structure checked only"
+        console.print(f"[yellow]{unverified} input(s) {note}[/yellow]")
 
 
 def _dict_table(title: str, data: dict[str, Any]) -> None:
@@ -109,9 +117,13 @@ def preprocess(
 ) -> None:
     """Combine games, drop duplicates, turn them into training positions (OUT/train, OUT/test).
 
-    Unreadable input files are moved to OUT/quarantine with a reason file; bad records are
-    listed and skipped. Running again with the same inputs resumes (or returns at once
-    when finished). Writes OUT/summary.json and prints it.
+    Damaged input files (unreadable, checksum mismatch) are set aside with a reason file in
+    OUT/quarantine (moved there only when the pipeline wrote them; your own files are never
+    moved); a damaged chunk's games are read from its .trmph twin. Files that are not game
+    chunks or TRMPH (e.g. Parquet) are skipped and listed; bad records are listed and
+    skipped. Exits with status 1 when no usable game was found. Running again with the
+    same inputs resumes (or returns at once when finished). Writes OUT/summary.json and
+    prints it.
     """
     sets = list(set_ or [])
     for key, value in (
@@ -139,6 +151,9 @@ def preprocess(
     except FileNotFoundError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    except NoUsableInput as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     print_summary(f"preprocess -> {out}", summary)
 
 
@@ -164,6 +179,9 @@ def shuffle(
     """Shuffle position shards uniformly with a two-pass bucket shuffle (memory ~ one bucket).
 
     Killed runs resume where they stopped when run again with the same arguments.
+    Damaged shards (unreadable, checksum mismatch) are set aside in OUT/quarantine (moved
+    only when the pipeline wrote them); shards of another board size and other files are
+    skipped and listed; exits with status 1 when no usable shard was found.
     --dry-run prints the positions, buckets, disk and memory the shuffle will need.
     """
     sets = list(set_ or [])
@@ -193,4 +211,7 @@ def shuffle(
     except FileNotFoundError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    except NoUsableInput as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     print_summary(f"shuffle -> {out}", summary)

@@ -116,7 +116,9 @@ class DataConfig(Section):
     )
     cleanup: bool = Field(True, description="Remove intermediate files after a stage succeeds.")
     quarantine_dir: str | None = Field(
-        None, description="Where bad input files are moved; None = OUT/quarantine of the stage."
+        None,
+        description="Where damaged input files are set aside (a reason note; the file itself only "
+        "when the pipeline wrote it); None = OUT/quarantine of the stage.",
     )
     diff_focus: DiffFocusConfig = Field(
         default_factory=DiffFocusConfig, description="Diff-focus sampling (lc0)."

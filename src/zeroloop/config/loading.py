@@ -91,13 +91,19 @@ def load_config(
     if path is not None:
         source = str(path)
         try:
-            text = Path(path).read_text()
+            data = Path(path).read_bytes()
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
         try:
             loaded = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        except RecursionError:  # absurdly deep nesting ([[[[...)
+            raise ConfigError(f"{path}: not a usable config: nested too deeply") from None
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):

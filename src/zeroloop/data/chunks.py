@@ -12,6 +12,13 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from zeroloop.data.atomic import atomic_path
+from zeroloop.data.checksum import (
+    ChecksumError,
+    is_checksummed,
+    read_all_checked,
+    sniff_format,
+    write_table_checked,
+)
 from zeroloop.data.schemas import GAME_CHUNK_FORMAT, GAME_CHUNK_SCHEMA, game_id
 
 CHUNK_SUFFIX = ".arrow"
@@ -19,6 +26,10 @@ CHUNK_SUFFIX = ".arrow"
 
 class ChunkError(ValueError):
     """A game chunk is unreadable or does not follow the schema."""
+
+
+class ChunkCorrupt(ChunkError):
+    """A game chunk is damaged: unreadable structure, undecodable body, checksum mismatch."""
 
 
 @dataclass
@@ -90,28 +101,59 @@ def table_to_games(table: pa.Table) -> list[GameRecord]:
     return games
 
 
-def write_game_chunk(path: str | os.PathLike[str], games: Sequence[GameRecord]) -> Path:
-    """Write `games` as one Arrow IPC file, atomically."""
-    table = games_to_table(games)
+def write_chunk_table(path: str | os.PathLike[str], table: pa.Table) -> Path:
+    """Write a table in the game chunk schema as one checksummed Arrow IPC file, atomically."""
     with atomic_path(path) as tmp:
-        with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, GAME_CHUNK_SCHEMA) as writer:
-            writer.write_table(table)
+        write_table_checked(str(tmp), table, table.schema)
     return Path(path)
 
 
+def write_game_chunk(path: str | os.PathLike[str], games: Sequence[GameRecord]) -> Path:
+    """Write `games` as one Arrow IPC file, atomically, each batch with its checksum."""
+    return write_chunk_table(path, games_to_table(games))
+
+
 def read_game_chunk_table(path: str | os.PathLike[str]) -> pa.Table:
-    """Read and check a chunk; raises ChunkError naming the file and the problem."""
+    """Read and check a chunk; see `read_game_chunk_checked`."""
+    return read_game_chunk_checked(path)[0]
+
+
+def read_game_chunk_checked(path: str | os.PathLike[str]) -> tuple[pa.Table, bool]:
+    """Read and check a chunk: structure, schema and (unless legacy) content checksums.
+
+    Returns (table, whether its content was verified: False for a chunk written before
+    checksums existed, read with structure checks only). Raises ChunkError naming the
+    file and the problem: `ChunkCorrupt` when the file is damaged, plain ChunkError when
+    it is sound but not a game chunk (Parquet, another Arrow file).
+    """
+    kind = sniff_format(str(path))
+    if kind != "arrow":
+        # Parquet or an Arrow stream is another kind of file (skipped); anything else
+        # with our suffix is taken for a damaged one (set aside).
+        cls = ChunkCorrupt if kind == "unknown" else ChunkError
+        raise cls(f"{path}: not a game chunk (file looks like {kind}, expected Arrow IPC)")
     try:
         with pa.memory_map(str(path), "r") as source:
-            table = ipc.open_file(source).read_all()
+            reader = ipc.open_file(source)
+            fmt = (reader.schema.metadata or {}).get(b"format", b"").decode(errors="replace")
+            if fmt != GAME_CHUNK_FORMAT:
+                raise ChunkError(f"{path}: not a game chunk (format {fmt!r}, expected {GAME_CHUNK_FORMAT!r})")
+            if not reader.schema.equals(GAME_CHUNK_SCHEMA, check_metadata=False):
+                raise ChunkError(f"{path}: game chunk schema differs from {GAME_CHUNK_FORMAT}")
+            return read_all_checked(reader, str(path)), is_checksummed(reader.schema)
+    except ChecksumError as exc:
+        raise ChunkCorrupt(str(exc)) from None
     except (OSError, pa.ArrowInvalid) as exc:
-        raise ChunkError(f"{path}: unreadable game chunk: {exc}") from None
-    fmt = (table.schema.metadata or {}).get(b"format", b"").decode()
-    if fmt != GAME_CHUNK_FORMAT:
-        raise ChunkError(f"{path}: not a game chunk (format {fmt!r}, expected {GAME_CHUNK_FORMAT!r})")
-    if not table.schema.equals(GAME_CHUNK_SCHEMA, check_metadata=False):
-        raise ChunkError(f"{path}: game chunk schema differs from {GAME_CHUNK_FORMAT}")
-    return table
+        raise ChunkCorrupt(f"{path}: unreadable game chunk: {exc}") from None
+
+
+def chunk_is_checksummed(path: str | os.PathLike[str]) -> bool:
+    """Whether a chunk carries content checksums (False: written before they existed)."""
+    try:
+        with pa.memory_map(str(path), "r") as source:
+            return is_checksummed(ipc.open_file(source).schema)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise ChunkCorrupt(f"{path}: unreadable game chunk: {exc}") from None
 
 
 def read_game_chunk(path: str | os.PathLike[str]) -> list[GameRecord]:

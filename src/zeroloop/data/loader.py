@@ -14,6 +14,13 @@ data); `load_state_dict()` starts the stream there, so a resumed training gets t
 very batches it would have got. A background thread prepares `prefetch_batches`
 batches ahead; the state counts only batches handed out.
 
+Bad shards: at construction every shard is opened and (`verify=True`, the default)
+decoded once with its checksums checked; a damaged one is set aside (moved to a
+`quarantine/` folder beside it with a reason note when the pipeline wrote it, else only
+reported) and the stream is built from the rest, so it stays a pure function of the
+good shards. `skipped` lists what was left out and why. A shard that goes bad after
+that raises ShardCorrupt naming the file and batch on the batch that reads it.
+
 Batches follow the training batch contract of docs/architecture.md (`obs` planes as
 `Hex.observation`: mover's stones, opponent's stones, swap legal).
 """
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import queue
 import threading
@@ -33,18 +41,23 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from zeroloop.data.quarantine import QUARANTINE_DIR, pipeline_owned, quarantine_file
 from zeroloop.data.shards import (
+    ShardCorrupt,
+    ShardError,
     batch_rows,
     fixed_column,
     open_shard,
     read_shard,
-    shard_board_size,
-    shard_rows,
 )
-from zeroloop.data.sources import expand_shards
+from zeroloop.data.sources import expand_shards_reporting
 from zeroloop.data.window import batch_shares
 
+log = logging.getLogger(__name__)
 Batch = dict[str, np.ndarray]
+# Shards verified in this process: (path, size, mtime_ns) -> rows. A validation loader is
+# built afresh for every validation; each file is decoded for checking only once.
+_VERIFIED: dict[tuple[str, int, int], int] = {}
 _END = object()
 _CACHED_BATCHES = 4
 
@@ -93,6 +106,50 @@ def _columns(table: pa.Table | pa.RecordBatch, n: int) -> dict[str, np.ndarray]:
     }
 
 
+def check_shard(path: Path, board_size: int | None, verify: bool) -> int:
+    """Rows of a shard after opening it and, with `verify`, checking every batch.
+
+    Raises ShardCorrupt (damaged) or ShardError (not a shard of this board size).
+    """
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key in _VERIFIED:
+        return _VERIFIED[key]
+    reader = open_shard(path, board_size)
+    if not verify:
+        return reader.count_rows()
+    rows = reader.verify()
+    _VERIFIED[key] = rows
+    return rows
+
+
+def usable_shards(
+    paths: Sequence[Path], board_size: int | None, verify: bool = True
+) -> tuple[list[Path], list[int], list[dict[str, str]]]:
+    """(good shards, their rows, skipped [{source, reason, moved_to}]) of `paths`.
+
+    A damaged shard the pipeline wrote is quarantined beside it; any other bad shard is
+    only reported. board_size None: the first good shard's size.
+    """
+    good: list[Path] = []
+    rows: list[int] = []
+    skipped: list[dict[str, str]] = []
+    for p in paths:
+        try:
+            rows.append(check_shard(p, board_size, verify))
+        except ShardError as exc:
+            if isinstance(exc, ShardCorrupt) and pipeline_owned(p):
+                skipped.append(quarantine_file(p, str(exc), p.parent / QUARANTINE_DIR).to_dict())
+            else:
+                skipped.append({"source": str(p), "reason": str(exc), "moved_to": ""})
+            log.warning("loader: skipping %s", exc)
+            continue
+        good.append(p)
+        if board_size is None:
+            board_size = int((open_shard(p).schema.metadata or {})[b"board_size"])
+    return good, rows, skipped
+
+
 class ShardLoader:
     """Fixed-shape training batches from position shards (see the module docstring).
 
@@ -100,6 +157,7 @@ class ShardLoader:
     shuffle_buffer: rows permuted together (and the read block). epochs: stop after
     this many passes (the last partial batch is dropped); None loops forever.
     prefetch: batches prepared ahead in a thread (0: none, synchronous).
+    verify: decode and check every shard once at construction (see the module doc).
     """
 
     def __init__(
@@ -112,12 +170,17 @@ class ShardLoader:
         epochs: int | None = None,
         prefetch: int = 4,
         board_size: int | None = None,
+        verify: bool = True,
     ) -> None:
-        self.paths: list[Path] = expand_shards(shards)
+        found, passed = expand_shards_reporting(shards)
+        self.paths, rows, self.skipped = usable_shards(found, board_size, verify)
+        self.skipped = [p.to_dict() for p in passed] + self.skipped
         if not self.paths:
-            raise ValueError(f"no position shards under {[str(s) for s in shards]}")
-        self.board_size = board_size or shard_board_size(self.paths[0])
-        self.rows = np.array([shard_rows(p) for p in self.paths], dtype=np.int64)
+            first = self.skipped[0]["reason"] if self.skipped else ""
+            why = f" ({len(self.skipped)} skipped, first: {first})" if self.skipped else ""
+            raise ValueError(f"no usable position shards under {[str(s) for s in shards]}{why}")
+        self.board_size = board_size or int((open_shard(self.paths[0]).schema.metadata or {})[b"board_size"])
+        self.rows = np.array(rows, dtype=np.int64)
         self.num_rows = int(self.rows.sum())
         if self.num_rows == 0:
             raise ValueError("the position shards hold no rows")

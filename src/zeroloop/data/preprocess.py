@@ -4,14 +4,20 @@ Seed 002's PreprocessingStep and TRMPHProcessingStep as one stage:
 
 1. find inputs (directories searched recursively; files that arrive meanwhile are
    picked up by rescanning until a scan finds nothing new);
-2. read and check them in worker processes; a file that cannot be read is moved to
-   quarantine with a reason, bad records are listed and skipped;
+2. read and check them in worker processes; a damaged file (unreadable, checksum
+   mismatch) is set aside in quarantine with a reason (see `quarantine`: only files the
+   pipeline wrote are moved), and when it is a chunk with a `.trmph` twin its games are
+   read from the twin; files that are not for this stage are skipped and reported; bad
+   records are listed and skipped;
 3. drop duplicate games (first copy wins; chunks are read before TRMPH files);
 4. cut the games into combined chunks of `data.chunk_size` games
    (`OUT/_intermediate/games/chunk-NNNNN.arrow`, the game chunk schema);
 5. turn each chunk into positions in a worker: `OUT/train/chunk-NNNNN.feather` and
    `OUT/test/chunk-NNNNN.feather` (the held-out share chosen by game-id hash);
 6. write `OUT/summary.json`, remove `_intermediate/` unless cleanup is off.
+
+When no game could be used, the stage raises NoUsableInput and leaves no summary (and
+no OUT it created, unless quarantine notes are in it).
 
 Resume: `_intermediate/progress.json` records the plan (inputs and settings) and the
 chunks finished. Run again with the same inputs and settings and finished chunks are
@@ -31,7 +37,8 @@ from concurrent.futures import Executor, Future
 from pathlib import Path
 
 from zeroloop.config import ZeroloopConfig
-from zeroloop.data.atomic import atomic_path, write_json_atomic
+from zeroloop.data.atomic import write_json_atomic
+from zeroloop.data.chunks import write_chunk_table
 from zeroloop.data.dedupe import Deduper
 from zeroloop.data.executor import worker_pool
 from zeroloop.data.gamebatch import GameBatch, concat
@@ -44,7 +51,16 @@ from zeroloop.data.preprocess_tasks import (
 )
 from zeroloop.data.quarantine import QUARANTINE_DIR, quarantine_file
 from zeroloop.data.records import PreprocessSummary
-from zeroloop.data.sources import GAME_CHUNK_SUFFIX, INTERMEDIATE_DIR, TRMPH_SUFFIX, SourceProvider, classify
+from zeroloop.data.sources import (
+    GAME_CHUNK_SUFFIX,
+    INTERMEDIATE_DIR,
+    TRMPH_SUFFIX,
+    NoUsableInput,
+    Source,
+    SourceProvider,
+    classify,
+    describe,
+)
 
 SUMMARY_FILE = "summary.json"
 PROGRESS_FILE = "progress.json"
@@ -78,12 +94,7 @@ def plan_key(config: ZeroloopConfig, files: Sequence[Path]) -> str:
 
 
 def _write_games(path: Path, batch: GameBatch) -> None:
-    import pyarrow as pa
-    import pyarrow.ipc as ipc
-
-    table = batch.to_table()
-    with atomic_path(path) as tmp, pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, table.schema) as w:
-        w.write_table(table)
+    write_chunk_table(path, batch.to_table())
 
 
 class _Run:
@@ -133,11 +144,15 @@ class _Run:
 
     def absorb(self, res: SourceResult, pool: Executor) -> None:
         s = self.summary
+        if res.error is not None and not res.corrupt:
+            s.skipped.append({"source": str(res.source.path), "reason": res.error})
+            return
         s.sources += 1
         if res.source.kind == "chunk":
             s.chunk_files += 1
         else:
             s.trmph_files += 1
+        s.unverified_files += res.unverified
         s.games_in += res.records
         s.bad_games += len(res.bad)
         s.bad_records += [str(b) for b in res.bad]
@@ -203,6 +218,7 @@ class _Run:
 def _read_all(run: _Run, pool: Executor, files: list[Path], n: int, swap_rule: bool, workers: int) -> None:
     """Read `files` in worker processes, absorbing results in file order (reproducible)."""
     sources, companions = classify(files)
+    twins = {p.with_suffix(""): p for p in companions}
     run.summary.skipped_companion_trmph += len(companions)
     run.tick(total=len(sources))
     todo = iter(sources)
@@ -217,6 +233,14 @@ def _read_all(run: _Run, pool: Executor, files: list[Path], n: int, swap_rule: b
         if nxt is not None:
             queue.append(pool.submit(read_source, nxt, n, swap_rule))
         run.absorb(res, pool)
+        twin = twins.get(res.source.path.with_suffix("")) if res.source.kind == "chunk" else None
+        if res.error is not None and twin is not None:
+            # The chunk gave nothing (damaged, or not a chunk after all); its TRMPH twin
+            # holds the same games (without search targets): read it now, in file
+            # order, so the run stays reproducible.
+            run.summary.skipped_companion_trmph -= 1
+            run.summary.twins_read += 1
+            run.absorb(read_source(Source(twin, "trmph"), n, swap_rule), pool)
         run.tick(done=1)
 
 
@@ -234,15 +258,18 @@ def run_preprocess(
     progress: called as progress(done, total) over input files and chunks.
     watch_seconds: keep rescanning the inputs for new files until none arrived for this
     long (0: rescan until a scan finds nothing new, then stop).
-    Returns the summary, also written to `out_dir/summary.json`.
+    Returns the summary, also written to `out_dir/summary.json`. Raises
+    FileNotFoundError for a missing input and NoUsableInput when no game could be used
+    (nothing found, everything damaged, skipped or bad); OUT is then not left behind
+    empty.
     """
     start = time.perf_counter()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    created = not out.exists()
     cleanup = config.data.cleanup if cleanup is None else cleanup
     run = _Run(config, out, progress)
     provider = SourceProvider(inputs, (GAME_CHUNK_SUFFIX, TRMPH_SUFFIX))
-    first = provider.poll()
+    first = provider.poll()  # before creating anything: a wrong path leaves no OUT
     run.plan = plan_key(config, first)
     summary_path = out / SUMMARY_FILE
     if summary_path.exists():
@@ -273,6 +300,14 @@ def run_preprocess(
         while run.chunk_futures:
             run.finish_oldest()
     s = run.summary
+    s.skipped = [p.to_dict() for p in provider.skipped] + s.skipped
+    if s.games_out == 0:
+        shutil.rmtree(run.inter, ignore_errors=True)
+        for sub in ("train", "test"):
+            shutil.rmtree(out / sub, ignore_errors=True)
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise NoUsableInput(_no_games_message(inputs, s))
     s.seconds = time.perf_counter() - start
     s.positions_per_second = s.positions / s.seconds if s.seconds > 0 else 0.0
     s.train_shards.sort()
@@ -281,6 +316,20 @@ def run_preprocess(
     if cleanup:
         shutil.rmtree(run.inter, ignore_errors=True)
     return s
+
+
+def _no_games_message(inputs: Sequence[str | os.PathLike[str]], s: PreprocessSummary) -> str:
+    where = ", ".join(str(p) for p in inputs)
+    parts = [f"no usable games under {where}: {s.sources} file(s) read, {s.games_in} record(s)"]
+    if s.quarantined:
+        parts.append(f"{len(s.quarantined)} damaged (first: {describe(s.quarantined[0])})")
+    if s.skipped:
+        parts.append(f"{len(s.skipped)} not for this stage (first: {describe(s.skipped[0])})")
+    if s.bad_games:
+        parts.append(f"{s.bad_games} bad record(s) (first: {s.bad_records[0]})")
+    if s.duplicates:
+        parts.append(f"{s.duplicates} duplicate(s)")
+    return "; ".join(parts)
 
 
 def preprocess_dry_run(config: ZeroloopConfig, inputs: Sequence[str | os.PathLike[str]]) -> dict:
@@ -292,6 +341,8 @@ def preprocess_dry_run(config: ZeroloopConfig, inputs: Sequence[str | os.PathLik
     import pyarrow as pa
     import pyarrow.ipc as ipc
 
+    from zeroloop.games.trmph import is_comment, iter_lines
+
     files = SourceProvider(inputs, (GAME_CHUNK_SUFFIX, TRMPH_SUFFIX)).poll()
     sources, companions = classify(files)
     games = 0
@@ -302,8 +353,12 @@ def preprocess_dry_run(config: ZeroloopConfig, inputs: Sequence[str | os.PathLik
             if src.kind == "chunk":
                 games += ipc.open_file(pa.memory_map(str(src.path))).count_rows()
             else:
-                with open(src.path, "rb") as f:
-                    games += sum(1 for line in f if line.strip() and not line.lstrip().startswith(b"# "))
+                with open(src.path, "rb") as f:  # any line ending, overlong lines not held
+                    games += sum(
+                        1
+                        for _, line, _ in iter_lines(f)
+                        if line and line.strip() and not is_comment(line.decode(errors="replace").strip())
+                    )
         except (OSError, pa.ArrowInvalid):
             continue
     n = config.game.board_size

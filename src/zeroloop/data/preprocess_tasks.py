@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from zeroloop.config.data import DiffFocusConfig
-from zeroloop.data.chunks import ChunkError, read_game_chunk_table
+from zeroloop.data.chunks import ChunkCorrupt, ChunkError, read_game_chunk_checked, read_game_chunk_table
 from zeroloop.data.gamebatch import GameBatch, empty_batch, from_chunk_table, from_trmph_games
 from zeroloop.data.positions import augment, diff_focus_keep, is_test_game, iter_position_blocks
 from zeroloop.data.records import BadRecord
@@ -27,28 +27,41 @@ from zeroloop.data.sources import Source
 
 @dataclass
 class SourceResult:
-    """What one input file gave: games, records read, bad records, or a fatal error."""
+    """What one input file gave: games, records read, bad records, or a fatal error.
+
+    error: why the file gave nothing. corrupt: the file is damaged (set aside in
+    quarantine) rather than sound but not for this stage (skipped, left alone).
+    unverified: a chunk written before checksums existed (structure checks only).
+    """
 
     source: Source
     batch: GameBatch
     records: int = 0
     bad: list[BadRecord] = field(default_factory=list)
     error: str | None = None
+    corrupt: bool = True
+    unverified: bool = False
 
 
 def read_source(source: Source, board_size: int, swap_rule: bool) -> SourceResult:
     """Read and check one game chunk or TRMPH file.
 
-    A file that cannot be read at all (not Arrow, wrong schema, not text, I/O error) or
-    a TRMPH file in which no record is readable comes back with `error` set. A TRMPH
-    file with some bad lines keeps its good games and lists the bad ones.
+    A file that cannot be read at all (damaged, checksum mismatch, not text, I/O error)
+    or a TRMPH file in which no record is readable comes back with `error` set; a sound
+    file that is not a game chunk (Parquet, another Arrow file) with `corrupt=False`
+    too. A TRMPH file with some bad lines keeps its good games and lists the bad ones.
     """
     path = str(source.path)
     try:
         if source.kind == "chunk":
-            table = read_game_chunk_table(path)
+            try:
+                table, verified = read_game_chunk_checked(path)
+            except ChunkCorrupt as exc:
+                return SourceResult(source, empty_batch(board_size), error=str(exc))
+            except ChunkError as exc:
+                return SourceResult(source, empty_batch(board_size), error=str(exc), corrupt=False)
             batch, rows, bad = from_chunk_table(table, board_size, path)
-            return SourceResult(source, batch, rows, bad)
+            return SourceResult(source, batch, rows, bad, unverified=not verified)
         from zeroloop.games.trmph import TrmphError, read_trmph_file
 
         try:

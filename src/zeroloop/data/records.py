@@ -63,6 +63,9 @@ class PreprocessSummary(StageSummary):
 
     games_in counts every record read from readable sources, bad ones included, so
     games_out = games_in - bad_games - duplicates. `bad_records` lists `where: why`.
+    quarantined: damaged files set aside; skipped: files not for this stage, left
+    alone; twins_read: damaged chunks whose games came from their `.trmph` twin;
+    unverified_files: chunks written before checksums existed.
     """
 
     out_dir: str = ""
@@ -70,6 +73,8 @@ class PreprocessSummary(StageSummary):
     chunk_files: int = 0
     trmph_files: int = 0
     skipped_companion_trmph: int = 0
+    twins_read: int = 0
+    unverified_files: int = 0
     games_in: int = 0
     bad_games: int = 0
     duplicates: int = 0
@@ -85,6 +90,7 @@ class PreprocessSummary(StageSummary):
     resumed_chunks: int = 0
     bad_records: list[str] = field(default_factory=list)
     quarantined: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
     train_shards: list[str] = field(default_factory=list)
     test_shards: list[str] = field(default_factory=list)
 
@@ -95,7 +101,12 @@ class PreprocessSummary(StageSummary):
 
 @dataclass
 class ShuffleSummary(StageSummary):
-    """What `run_shuffle` read and wrote; `resumed` says whether it went on from a manifest."""
+    """What `run_shuffle` read and wrote; `resumed` says whether it went on from a manifest.
+
+    skipped_inputs = len(quarantined) (damaged, set aside) + len(skipped) (not for this
+    stage: another format or board size; left alone). unverified_inputs: shards written
+    before checksums existed (read with structure checks only).
+    """
 
     out_dir: str = ""
     inputs: int = 0
@@ -108,5 +119,7 @@ class ShuffleSummary(StageSummary):
     peak_bucket_rows: int = 0
     resumed: bool = False
     skipped_inputs: int = 0
+    unverified_inputs: int = 0
     quarantined: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
     shard_paths: list[str] = field(default_factory=list)

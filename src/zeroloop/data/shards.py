@@ -21,6 +21,14 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from zeroloop.data.atomic import atomic_path
+from zeroloop.data.checksum import (
+    ChecksumError,
+    is_checksummed,
+    read_checked,
+    sniff_format,
+    with_checksum_marker,
+    write_checked,
+)
 from zeroloop.data.schemas import POSITION_SHARD_FORMAT, position_shard_schema
 
 if TYPE_CHECKING:  # positions imports the JAX env; the shuffle and loader need not load JAX
@@ -33,7 +41,11 @@ BATCH_ROWS = 16_384
 
 
 class ShardError(ValueError):
-    """A position shard is unreadable or not in the expected schema."""
+    """A file is not a position shard for this stage (another format, schema or board size)."""
+
+
+class ShardCorrupt(ShardError):
+    """A position shard is damaged: unreadable structure, undecodable body, checksum mismatch."""
 
 
 def _fixed(values: np.ndarray) -> pa.FixedSizeListArray:
@@ -77,7 +89,7 @@ class ShardWriter:
 
     def __init__(self, path: str | os.PathLike[str], board_size: int, compression: str = "lz4") -> None:
         self.final = Path(path)
-        self.schema = position_shard_schema(board_size)
+        self.schema = with_checksum_marker(position_shard_schema(board_size))
         self.options = write_options(compression)
         self.rows = 0
         self.path: Path | None = None
@@ -86,6 +98,7 @@ class ShardWriter:
         self._writer: ipc.RecordBatchFileWriter | None = None
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
+        self._batches = 0
 
     def write(self, batch: pa.RecordBatch | pa.Table) -> None:
         if batch.num_rows == 0:
@@ -111,7 +124,8 @@ class ShardWriter:
         full = table.num_rows if final else table.num_rows // BATCH_ROWS * BATCH_ROWS
         for start in range(0, full, BATCH_ROWS):
             for b in table.slice(start, min(BATCH_ROWS, full - start)).to_batches():
-                self._writer.write_batch(b)
+                write_checked(self._writer, b, self._batches)
+                self._batches += 1
         rest = table.slice(full)
         self._pending = rest.to_batches() if rest.num_rows else []
         self._pending_rows = rest.num_rows
@@ -136,22 +150,68 @@ class ShardWriter:
             self.path = self.final
 
 
-def open_shard(path: str | os.PathLike[str], board_size: int | None = None) -> ipc.RecordBatchFileReader:
-    """Open a shard (memory-mapped) after checking its format and, if given, board size."""
+class ShardReader:
+    """An open shard: schema and row counts from the footer, batches checked as read.
+
+    Same interface as the part of `pyarrow.ipc.RecordBatchFileReader` the stages use;
+    `get_batch` verifies the batch's checksum (raising ShardCorrupt), so no reader can
+    take garbled rows. `checksummed` is False for a shard written before checksums.
+    """
+
+    def __init__(self, reader: ipc.RecordBatchFileReader, path: str) -> None:
+        self._reader = reader
+        self.path = path
+        self.schema = reader.schema
+        self.num_record_batches = reader.num_record_batches
+        self.checksummed = is_checksummed(reader.schema)
+
+    def count_rows(self) -> int:
+        return int(self._reader.count_rows())
+
+    def get_batch(self, i: int) -> pa.RecordBatch:
+        try:
+            return read_checked(self._reader, i, self.path)
+        except ChecksumError as exc:
+            raise ShardCorrupt(str(exc)) from None
+
+    def read_all(self) -> pa.Table:
+        batches = [self.get_batch(i) for i in range(self.num_record_batches)]
+        return pa.Table.from_batches(batches, schema=self.schema)
+
+    def verify(self) -> int:
+        """Decode and check every batch (one at a time); returns the rows."""
+        return sum(self.get_batch(i).num_rows for i in range(self.num_record_batches))
+
+
+def open_shard(path: str | os.PathLike[str], board_size: int | None = None) -> ShardReader:
+    """Open a shard (memory-mapped) after checking its format and, if given, board size.
+
+    Raises ShardCorrupt for a damaged file and ShardError for a file that is fine but not
+    a shard for this stage (Parquet, another Arrow file, another board size).
+    """
+    kind = sniff_format(str(path))
+    if kind != "arrow":
+        # Parquet or an Arrow stream is another kind of file (skipped); anything else
+        # with our suffix is taken for a damaged one (set aside).
+        cls = ShardCorrupt if kind == "unknown" else ShardError
+        raise cls(f"{path}: not a position shard (file looks like {kind}, expected Arrow IPC)")
     try:
         reader = ipc.open_file(pa.memory_map(str(path), "r"))
     except (OSError, pa.ArrowInvalid) as exc:
-        raise ShardError(f"{path}: unreadable position shard: {exc}") from None
+        raise ShardCorrupt(f"{path}: unreadable position shard: {exc}") from None
     meta = reader.schema.metadata or {}
-    fmt = meta.get(b"format", b"").decode()
+    fmt = meta.get(b"format", b"").decode(errors="replace")
     if fmt != POSITION_SHARD_FORMAT:
         raise ShardError(f"{path}: not a position shard (format {fmt!r}, expected {POSITION_SHARD_FORMAT!r})")
-    size = int(meta.get(b"board_size", b"0"))
+    try:
+        size = int(meta.get(b"board_size", b"0"))
+    except ValueError:
+        raise ShardCorrupt(f"{path}: position shard with an unreadable board_size") from None
     if board_size is not None and size != board_size:
         raise ShardError(f"{path}: shard holds {size}x{size} positions, expected {board_size}x{board_size}")
-    if not reader.schema.equals(position_shard_schema(size), check_metadata=False):
+    if not 2 <= size <= 19 or not reader.schema.equals(position_shard_schema(size), check_metadata=False):
         raise ShardError(f"{path}: position shard schema differs from {POSITION_SHARD_FORMAT}")
-    return reader
+    return ShardReader(reader, str(path))
 
 
 def shard_board_size(path: str | os.PathLike[str]) -> int:
@@ -163,7 +223,7 @@ def shard_rows(path: str | os.PathLike[str]) -> int:
     return int(open_shard(path).count_rows())
 
 
-def batch_rows(reader: ipc.RecordBatchFileReader) -> int | None:
+def batch_rows(reader: ShardReader) -> int | None:
     """BATCH_ROWS if every batch but the last has exactly that many rows, else None.
 
     Shards written by ShardWriter always do; the check (batch count against row count)
@@ -182,11 +242,8 @@ def iter_batches(path: str | os.PathLike[str], board_size: int | None = None) ->
 
 
 def read_shard(path: str | os.PathLike[str], board_size: int | None = None) -> pa.Table:
-    """The whole shard as a table; raises ShardError when it is not a valid shard."""
-    try:
-        return open_shard(path, board_size).read_all()
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise ShardError(f"{path}: unreadable position shard: {exc}") from None
+    """The whole shard as a table, every batch verified; raises ShardError/ShardCorrupt."""
+    return open_shard(path, board_size).read_all()
 
 
 def fixed_column(table: pa.Table | pa.RecordBatch, name: str, width: int, dtype: type) -> np.ndarray:

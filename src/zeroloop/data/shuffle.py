@@ -29,9 +29,15 @@ from zeroloop.data.atomic import write_json_atomic
 from zeroloop.data.executor import worker_pool
 from zeroloop.data.quarantine import QUARANTINE_DIR, quarantine_file
 from zeroloop.data.records import ShuffleSummary
-from zeroloop.data.shards import BATCH_ROWS, ShardError, open_shard
+from zeroloop.data.shards import BATCH_ROWS, ShardCorrupt, ShardError, open_shard
 from zeroloop.data.shuffle_tasks import bucket_dir, scatter_input, shuffle_bucket
-from zeroloop.data.sources import INTERMEDIATE_DIR, expand_shards
+from zeroloop.data.sources import (
+    INTERMEDIATE_DIR,
+    NoUsableInput,
+    describe,
+    expand_shards,
+    expand_shards_reporting,
+)
 
 SUMMARY_FILE = "summary.json"
 MANIFEST_FILE = "manifest.json"
@@ -48,16 +54,37 @@ def _plan(config: ZeroloopConfig, files: Sequence[Path], num_buckets: int) -> st
     return h.hexdigest()[:16]
 
 
-def _check_inputs(files: list[Path], board_size: int, qdir: Path) -> tuple[list[Path], list[int], list[dict]]:
-    """(good inputs, their row counts, quarantined) after opening each input's header."""
-    good, rows, bad = [], [], []
+def _check_inputs(files: list[Path], board_size: int, qdir: Path) -> dict:
+    """Open each input's header: good inputs and their rows, quarantined, skipped, legacy.
+
+    A damaged shard (ShardCorrupt) is quarantined; a sound file that is not a shard of
+    this board size (ShardError) is skipped and reported, never moved. Damage inside a
+    batch body shows up later, when the scatter pass reads it (`_scatter_failed`).
+    """
+    good, rows, bad, skipped, unverified = [], [], [], [], 0
     for f in files:
         try:
-            rows.append(int(open_shard(f, board_size).count_rows()))
-            good.append(f)
-        except ShardError as exc:
+            reader = open_shard(f, board_size)
+        except ShardCorrupt as exc:
             bad.append(quarantine_file(f, str(exc), qdir).to_dict())
-    return good, rows, bad
+            continue
+        except ShardError as exc:
+            skipped.append({"source": str(f), "reason": str(exc)})
+            continue
+        rows.append(reader.count_rows())
+        good.append(str(f))
+        unverified += not reader.checksummed
+    return {"inputs": good, "rows": rows, "quarantined": bad, "skipped": skipped, "unverified": unverified}
+
+
+def _no_input_message(inputs: Sequence[str | os.PathLike[str]], skipped: list[dict], bad: list[dict]) -> str:
+    where = ", ".join(str(p) for p in inputs)
+    parts = [f"no usable position shards under {where}"]
+    if bad:
+        parts.append(f"{len(bad)} damaged (first: {describe(bad[0])})")
+    if skipped:
+        parts.append(f"{len(skipped)} not for this stage (first: {describe(skipped[0])})")
+    return "; ".join(parts)
 
 
 def shuffle_dry_run(
@@ -129,11 +156,11 @@ def run_shuffle(
     n = config.game.board_size
     cleanup = config.data.cleanup if cleanup is None else cleanup
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     inter = out / INTERMEDIATE_DIR
     tmp_dir = inter / "buckets"
     qdir = Path(config.data.quarantine_dir) if config.data.quarantine_dir else out / QUARANTINE_DIR
-    files = expand_shards(inputs)
+    # Scan before creating anything: a wrong path must not leave an empty OUT behind.
+    files, passed = expand_shards_reporting(inputs)
     plan = _plan(config, files, k)
     summary_path = out / SUMMARY_FILE
     if summary_path.exists():
@@ -152,15 +179,11 @@ def run_shuffle(
         shutil.rmtree(inter, ignore_errors=True)
         for old_shard in out.glob("shard-*.feather"):
             old_shard.unlink()
-        good, rows, bad = _check_inputs(files, n, qdir)
-        state = {
-            "plan": plan,
-            "inputs": [str(p) for p in good],
-            "rows": rows,
-            "quarantined": bad,
-            "scattered": {},
-            "buckets_done": {},
-        }
+        state = _check_inputs(files, n, qdir)
+        state["skipped"] = [p.to_dict() for p in passed] + state["skipped"]
+        if not state["inputs"]:
+            raise NoUsableInput(_no_input_message(inputs, state["skipped"], state["quarantined"]))
+        state |= {"plan": plan, "scattered": {}, "buckets_done": {}, "failed": {}}
         write_json_atomic(manifest_path, state)
     else:
         # Leftover temporaries of a killed writer are never renamed into place: drop them.
@@ -185,10 +208,20 @@ def run_shuffle(
         }
         tick()
         for i, fut in futures.items():
-            state["scattered"][str(i)] = fut.result()
+            try:
+                state["scattered"][str(i)] = fut.result()
+            except ShardCorrupt as exc:
+                # Damage in a batch body: no bucket file of this input exists (each is
+                # renamed into place only when the whole input was read), so dropping
+                # the input leaves the buckets consistent.
+                state.setdefault("failed", {})[str(i)] = str(exc)
+                state["quarantined"].append(quarantine_file(inputs_ok[i], str(exc), qdir).to_dict())
             write_json_atomic(manifest_path, state)
             done_units += 1
             tick()
+        failed = state.get("failed", {})
+        if len(failed) == len(inputs_ok):
+            raise NoUsableInput(_no_input_message(inputs, state.get("skipped", []), state["quarantined"]))
 
         bucket_rows = [sum(c[b] for c in state["scattered"].values()) for b in range(k)]
         todo_b = [b for b in range(k) if str(b) not in state["buckets_done"]]
@@ -210,15 +243,17 @@ def run_shuffle(
     summary = ShuffleSummary(
         out_dir=str(out),
         inputs=len(inputs_ok),
-        positions_in=int(sum(state["rows"])),
+        positions_in=int(sum(r for i, r in enumerate(state["rows"]) if str(i) not in failed)),
         positions_out=int(sum(r for _, r in shards)),
         buckets=k,
         shards=len(shards),
         seconds=time.perf_counter() - start,
         peak_bucket_rows=int(max(bucket_rows, default=0)),
         resumed=resumed,
-        skipped_inputs=len(state["quarantined"]),
+        skipped_inputs=len(state["quarantined"]) + len(state.get("skipped", [])),
+        unverified_inputs=int(state.get("unverified", 0)),
         quarantined=state["quarantined"],
+        skipped=state.get("skipped", []),
         shard_paths=[str(out / name) for name, _ in shards],
     )
     summary.positions_per_second = summary.positions_out / summary.seconds if summary.seconds > 0 else 0.0

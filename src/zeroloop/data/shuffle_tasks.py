@@ -22,8 +22,9 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from zeroloop.data.atomic import atomic_path
+from zeroloop.data.checksum import ChecksumError, read_all_checked, with_checksum_marker, write_checked
 from zeroloop.data.schemas import position_shard_schema
-from zeroloop.data.shards import ShardWriter, iter_batches, write_options
+from zeroloop.data.shards import ShardCorrupt, ShardWriter, iter_batches, write_options
 
 
 def bucket_dir(tmp_dir: str | Path, bucket: int) -> Path:
@@ -47,9 +48,10 @@ def scatter_input(
     scattered" means exactly "all K files of input I exist".
     """
     rng = np.random.default_rng([seed, 0, input_index])
-    schema = position_shard_schema(board_size)
+    schema = with_checksum_marker(position_shard_schema(board_size))
     options = write_options(compression)
     counts = np.zeros(num_buckets, dtype=np.int64)
+    written = np.zeros(num_buckets, dtype=np.int64)  # batches per bucket file (checksum index)
     contexts, sinks, writers = [], [], []
     try:
         for b in range(num_buckets):
@@ -66,7 +68,8 @@ def scatter_input(
             grouped = batch.take(pa.array(order))
             ends = np.cumsum(per)
             for b in np.flatnonzero(per):
-                writers[b].write_batch(grouped.slice(int(ends[b] - per[b]), int(per[b])))
+                write_checked(writers[b], grouped.slice(int(ends[b] - per[b]), int(per[b])), int(written[b]))
+                written[b] += 1
         for w, s in zip(writers, sinks, strict=True):
             w.close()
             s.close()
@@ -100,8 +103,12 @@ def shuffle_bucket(
     for i in range(num_inputs):
         f = scatter_file(tmp_dir, bucket, i)
         if f.exists():
-            with pa.memory_map(str(f), "r") as src:
-                tables.append(ipc.open_file(src).read_all())
+            # Our own temporary files, checked too: a damaged bucket must not pass silently.
+            try:
+                with pa.memory_map(str(f), "r") as src:
+                    tables.append(read_all_checked(ipc.open_file(src), str(f)))
+            except (OSError, pa.ArrowInvalid, ChecksumError) as exc:
+                raise ShardCorrupt(f"{f}: damaged shuffle bucket file: {exc}") from None
     if not tables:
         return []
     # One contiguous table: Arrow's take is about twice as fast as over many chunks.

@@ -181,11 +181,19 @@ def mix_sources(new_data: Sequence[str | os.PathLike[str]], mix: MixConfig) -> l
         shards = expand_shards(paths)
         skip = mix.skip_files[i] if i < len(mix.skip_files) else 0
         shards = shards[skip:]
-        weight = mix.weights[i] if mix.weights else float(sum(shard_rows(p) for p in shards))
+        weight = mix.weights[i] if mix.weights else float(sum(_rows_or_zero(p) for p in shards))
         if shards and weight > 0:
             sources.append(MixSource(name, shards, weight))
     total = sum(s.weight for s in sources)
     return [MixSource(s.name, s.shards, s.weight / total) for s in sources]
+
+
+def _rows_or_zero(path: Path) -> int:
+    """A shard's rows, 0 when it cannot be opened (the loader reports and skips it)."""
+    try:
+        return shard_rows(path)
+    except ShardError:
+        return 0
 
 
 def batch_shares(batch_size: int, weights: Sequence[float]) -> list[int]:

@@ -12,6 +12,7 @@ the reference opponents of `eval.references` first.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Sequence
@@ -26,6 +27,8 @@ from zeroloop.evaluation.agents import Agent, AgentSpec, build_agent, parse_agen
 from zeroloop.evaluation.ladder import record_results
 from zeroloop.evaluation.match import GameResult, Progress, play_games, schedule_games
 from zeroloop.evaluation.stats import match_stats
+
+log = logging.getLogger(__name__)
 
 COLOR_NAMES = ("black", "white")
 
@@ -86,6 +89,9 @@ class EvalSummary:
     seconds: float
     generation: int | None = None
     references: list[dict[str, Any]] = field(default_factory=list)
+    # Reference opponents left out because their model file is damaged or unreadable:
+    # [{"source", "reason"}]; the rest of the ladder is still played.
+    skipped_references: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -228,6 +234,7 @@ def run_evaluation(
     n_main = (cfg.num_games if num_games is None else num_games) if opp is not None else 0
     refs = [resolve_spec(s, cfg) for s in (cfg.references if references is None else references)]
     refs = [r for r in refs if r != opp] if run_dir is not None and cfg.reference_games > 0 else []
+    refs, skipped_refs = usable_references(refs)
     total = n_main + len(refs) * cfg.reference_games
     seed = cfg.seed + (generation or 0)
     pool = AgentPool(config, seed) if cfg.num_workers == 0 else None
@@ -274,6 +281,7 @@ def run_evaluation(
         seconds=time.perf_counter() - start,
         generation=generation,
         references=[m.to_dict() for m, _ in ref_matches],
+        skipped_references=skipped_refs,
     )
     n = config.game.board_size
     write_json_atomic(
@@ -295,6 +303,30 @@ def run_evaluation(
         if matches:
             record_results(run_dir, matches)
     return summary
+
+
+def usable_references(refs: Sequence[AgentSpec]) -> tuple[list[AgentSpec], list[dict[str, str]]]:
+    """(references whose model file reads and checks, the others with the reason).
+
+    A reference is only a rung of the ladder: a damaged file (checksum mismatch,
+    truncated) is reported and left out, and never moved - models are kept. The
+    candidate and the opponent are not checked here: without them there is no match,
+    so their ModelFileError stops the stage with its one-line message.
+    """
+    from zeroloop.model.file import ModelFileError, read_model_header  # JAX only when needed
+
+    good: list[AgentSpec] = []
+    skipped: list[dict[str, str]] = []
+    for ref in refs:
+        if ref.kind == "model" and ref.path:
+            try:
+                read_model_header(ref.path)
+            except ModelFileError as exc:
+                log.warning("evaluation: skipping reference %s", exc)
+                skipped.append({"source": ref.path, "reason": str(exc)})
+                continue
+        good.append(ref)
+    return good, skipped
 
 
 def _spec_text(spec: AgentSpec) -> str:

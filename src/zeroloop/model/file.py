@@ -3,12 +3,18 @@
 msgpack (via flax.serialization) is parsed, never unpickled, so a model file from
 elsewhere cannot run code. Files are written to a temporary name and renamed into
 place, so a reader never sees half a model.
+
+`weights_crc32` (8 hex digits) is the CRC-32 of the msgpack-serialised weight tree;
+readers recompute it, so flipped bytes in the weights (which msgpack would happily
+parse into other numbers) are a ModelFileError, not a silently different player.
+Files written before the field existed are read without that check.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,18 +55,24 @@ def save_model_file(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = nnx.to_pure_dict(nnx.state(model, nnx.Not(nnx.RngState)))
+    weights = jax.tree.map(np.asarray, state)
     payload = {
         "format": FORMAT,
         "version": VERSION,
         "model_config": json.dumps(model.config.model_dump(mode="json")),
         "game": json.dumps(game.model_dump(mode="json")),
         "metadata": json.dumps(metadata or {}, default=str),
-        "weights": jax.tree.map(np.asarray, state),
+        "weights": weights,
+        "weights_crc32": _weights_crc(weights),
     }
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(serialization.msgpack_serialize(payload))
     os.replace(tmp, path)
     return path
+
+
+def _weights_crc(weights: Any) -> str:
+    return f"{zlib.crc32(serialization.msgpack_serialize(weights)):08x}"
 
 
 def read_model_header(path: str | os.PathLike[str]) -> tuple[ModelFile, dict[str, Any]]:
@@ -79,6 +91,16 @@ def read_model_header(path: str | os.PathLike[str]) -> tuple[ModelFile, dict[str
             f"{path}: model file version {payload.get('version')} is not supported "
             f"(this zeroloop reads version {VERSION})"
         )
+    stored = payload.get("weights_crc32")
+    if stored is not None:
+        try:
+            actual = _weights_crc(payload.get("weights"))
+        except Exception as exc:  # a damaged tree may not even serialise again
+            raise ModelFileError(f"{path}: damaged model file (weights unreadable: {exc})") from None
+        if actual != stored:
+            raise ModelFileError(
+                f"{path}: damaged model file (weights checksum mismatch: stored {stored}, content {actual})"
+            )
     try:
         header = ModelFile(
             model_config=ModelConfig.model_validate(json.loads(payload["model_config"])),
