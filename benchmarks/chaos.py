@@ -54,6 +54,7 @@ from zeroloop.rundir import RunDir, gen_name  # noqa: E402
 
 PIPELINE = ("selfplay", "preprocess", "shuffle", "train", "evaluate", "promote")
 TOKEN_VAR = "ZEROLOOP_CHAOS_TOKEN"
+SHORT_STAGES = ("preprocess", "shuffle", "promote")
 
 # 4x4, tiny net; enough work per stage (several self-play batches, checkpoints every 10
 # steps) that a kill can land inside each one.
@@ -62,10 +63,10 @@ name: chaos
 game: {board_size: 4, swap: false}
 model: {blocks: 1, channels: 8, value_hidden: 8}
 mcts: {num_simulations: 4}
-selfplay: {num_games: 24, num_workers: 1, batch_size: 4}
+selfplay: {num_games: 16, num_workers: 1, batch_size: 4}
 data: {test_fraction: 0.2, max_workers: 1}
 shuffle: {num_buckets: 2}
-train: {batch_size: 32, steps: 60, checkpoint: {every: 10, async_save: false}}
+train: {batch_size: 32, steps: 40, checkpoint: {every: 10, async_save: false}}
 eval: {num_games: 6, num_simulations: 4}
 orchestration: {generations: 2, num_cpus: 2}
 """
@@ -127,6 +128,35 @@ def reap(sessions: set[int], token: str, seconds: float = 20.0) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- the run
+
+
+def start_prefect_server(work: Path, patience: float) -> tuple[subprocess.Popen[bytes], str]:
+    """A Prefect server on 127.0.0.1:<free port> for every round (own session, no token:
+    reaping a killed run never touches it). Saves the temporary server's start-up per round."""
+    import urllib.request
+
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = dict(os.environ, PREFECT_HOME=str(work / "prefect-home"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env.pop("PREFECT_API_URL", None)
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    server = subprocess.Popen(
+        [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=(work / "server.log").open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{api}/health", timeout=5) as r:
+                if r.status == 200:
+                    return server, api
+        except OSError:
+            time.sleep(1)
+    os.killpg(server.pid, signal.SIGKILL)
+    raise TimeoutError("the Prefect server did not start")
 
 
 class Runner:
@@ -203,7 +233,9 @@ def kill_round(
     options = list(PIPELINE[start:-1]) or [ahead[1]]
     least = min(hits[s] for s in options)
     aim = next(s for s in options if hits[s] == least)
-    delay = rng.uniform(0.0, jitter)
+    # Preprocess, shuffle and promote take about a second on the tiny config: a longer
+    # delay would always land the kill in the next stage.
+    delay = rng.uniform(0.0, jitter * (0.1 if aim in SHORT_STAGES else 1.0))
     while proc.poll() is None and time.monotonic() - t0 < patience:
         now = runner.running_stage()
         if now is None:
@@ -420,7 +452,7 @@ def deployment_kill(work: Path, token: str, patience: float) -> dict[str, Any]:
         str(work / "sl"),
     ]
     try:
-        spawn([prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)], "server.log")
+        server = spawn([prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)], "server.log")
         deadline = time.monotonic() + patience
         while True:
             try:
@@ -455,6 +487,13 @@ def deployment_kill(work: Path, token: str, patience: float) -> dict[str, Any]:
         record["killed_in"] = runner.running_stage()
         os.killpg(serving.pid, signal.SIGKILL)
         serving.wait()
+        # The flow run's own process dies with its worker (whatever session Prefect gave
+        # it): everything of this benchmark except the Prefect server.
+        orphans = [p for p in run_processes(runner.sessions, token) if session_of(p) != server.pid]
+        for pid in orphans:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        record["killed_processes"] = len(orphans) + 1
         record["first_run_state_after_kill"] = state(first)
         serving = spawn(serve_cmd, "serve.log")
         deadline = time.monotonic() + patience
@@ -507,16 +546,36 @@ def main(argv: list[str] | None = None) -> int:
         "--actor-kill", action="store_true", help="Also SIGKILL a self-play actor in the final run"
     )
     ap.add_argument("--deployment-kill", action="store_true", help="Also SIGKILL `zeroloop serve` mid-run")
+    ap.add_argument(
+        "--embedded",
+        action="store_true",
+        help="Each run starts Prefect's temporary server (default: one server for all rounds)",
+    )
+    ap.add_argument(
+        "--deployment-only", action="store_true", help="Only the `zeroloop serve` kill (no run kills)"
+    )
     args = ap.parse_args(argv)
 
     work = args.workdir.resolve()
+    if args.deployment_only:
+        record = deployment_kill(work / "deployment", uuid.uuid4().hex, args.patience)
+        out = args.out or work / "chaos-deployment.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(record, indent=2, default=str))
+        print(f"deployment kill: {json.dumps(record, default=str)[:1500]}")
+        print(f"survived/attempted: {int(bool(record.get('survived')))}/1; report {out}")
+        return 0 if record.get("survived") else 1
     if (work / "run").exists():
         print(f"error: {work / 'run'} exists; use a new --workdir", file=sys.stderr)
         return 2
     work.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex
     rng = random.Random(args.seed)
-    runner = Runner(work, args.generations, token, {})
+    server, extra = None, {}
+    if not args.embedded:
+        server, api = start_prefect_server(work, args.patience)
+        extra = {"PREFECT_API_URL": api}
+    runner = Runner(work, args.generations, token, extra)
     hits: Counter[str] = Counter()
     rounds: list[dict[str, Any]] = []
     t_start = time.monotonic()
@@ -555,6 +614,9 @@ def main(argv: list[str] | None = None) -> int:
         reap(runner.sessions, token)
     time.sleep(2)
     leftovers = reap(runner.sessions, token)
+    if server is not None:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
     games = int(CONFIG.split("num_games: ")[1].split(",")[0])
     checks = check_run(runner.run_dir, runner.generations, games)
     checks["no_process_left"] = {"ok": not leftovers, "detail": leftovers or "none"}
