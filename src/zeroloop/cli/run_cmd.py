@@ -31,8 +31,13 @@ def run(
         bool, typer.Option("--evaluation/--no-evaluation", help="Arena vs the best model.")
     ] = True,
     cleanup: Annotated[
-        bool, typer.Option("--cleanup/--no-cleanup", help="Remove intermediate files after success.")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--cleanup/--no-cleanup",
+            help="Remove intermediate files after success and apply orchestration.retention "
+            "after each generation (default: data.cleanup).",
+        ),
+    ] = None,
     selfplay_dir: Annotated[
         Path | None, typer.Option(help="Existing self-play directory to use instead of playing.")
     ] = None,

@@ -26,7 +26,34 @@ def render_status(run_dir: Path, console: Console) -> None:
     console.print(table)
     best = rd.best_generation()
     console.print(f"best model: {'none yet' if best is None else rd.model_path(best)}")
+    _render_disk(rd, console)
     _render_ladder(rd, console)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} B"
+
+
+def _render_disk(rd: RunDir, console: Console) -> None:
+    """Disk use per stage directory, and what retention has removed so far."""
+    from zeroloop.retention import disk_usage, read_record
+
+    usage = disk_usage(rd)
+    table = Table(title="disk use")
+    table.add_column("stage")
+    table.add_column("size", justify="right")
+    for name, n in usage.items():
+        table.add_row(name, _size(n))
+    table.add_row("total", _size(sum(usage.values())))
+    console.print(table)
+    removed = read_record(rd)["removed"]
+    if removed:
+        freed = sum(int(v.get("bytes", 0)) for v in removed.values())
+        console.print(f"retention removed {len(removed)} director(ies), {_size(freed)} freed")
 
 
 def _cell(stage: str, entry: dict | None) -> str:

@@ -13,10 +13,13 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from zeroloop.config.model import TRAINING_KEYS
 from zeroloop.config.root import ZeroloopConfig
 
-# Sections whose change makes old data, checkpoints or models meaningless for a run.
+# Sections whose change makes old data, checkpoints or models meaningless for a run...
 IDENTITY_KEYS: tuple[str, ...] = ("game.", "model.")
+# ...except the model's training-only knobs (dropout, norm momenta): same weights.
+MUTABLE_IDENTITY_KEYS: frozenset[str] = frozenset(f"model.{k}" for k in TRAINING_KEYS)
 
 
 class ConfigError(ValueError):
@@ -151,14 +154,18 @@ def write_run_config(run_dir: str | os.PathLike[str], config: ZeroloopConfig) ->
 
     A run directory holds data, checkpoints and models made under one game and model
     definition; continuing it under another would silently mix incompatible files.
-    Other differences (more games, more steps) are allowed and the file is updated.
+    Other differences (more games, more steps, and the model's training-only knobs
+    such as dropout_rate, which leave the parameter tree as it is) are allowed and the
+    file is updated.
     """
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     path = run / "config.yaml"
     if path.exists():
         old = load_config(path)
-        diffs = config_differences(old, config, IDENTITY_KEYS)
+        diffs = [
+            d for d in config_differences(old, config, IDENTITY_KEYS) if d[0] not in MUTABLE_IDENTITY_KEYS
+        ]
         if diffs:
             detail = "\n".join(f"  {k}: run has {o!r}, new config has {n!r}" for k, o, n in diffs)
             raise ConfigError(

@@ -56,3 +56,47 @@ class ModelConfig(Section):
     dropout_rate: float = Field(
         0.0, ge=0, lt=1, description="Dropout inside residual blocks and the value head; 0 = off."
     )
+
+
+# Keys that change the parameter tree (which weights and batch statistics exist, and
+# their shapes): a checkpoint, a model file or a run directory made under other values
+# cannot be loaded as is. `norm` is one: "renorm" adds the renorm_mean/renorm_std
+# statistics to every normalisation layer.
+ARCHITECTURE_KEYS: tuple[str, ...] = (
+    "blocks",
+    "channels",
+    "global_pool_every",
+    "global_pool_channels",
+    "policy_channels",
+    "value_channels",
+    "value_head",
+    "value_hidden",
+    "aux_heads",
+    "norm",
+)
+# Keys that only change how the same weights are trained (dropout, normalisation
+# momenta and clips, ghost batches): they may change between a checkpoint and its
+# resumption, or between a model file and the run it initialises.
+TRAINING_KEYS: tuple[str, ...] = (
+    "norm_momentum",
+    "renorm_momentum",
+    "renorm_max_r",
+    "renorm_max_d",
+    "virtual_batch_size",
+    "dropout_rate",
+)
+
+
+def architecture(model: ModelConfig | dict[str, object]) -> dict[str, object]:
+    """The architecture keys of a model config (or of its JSON dump), as JSON values."""
+    dumped = model.model_dump(mode="json") if isinstance(model, ModelConfig) else dict(model)
+    defaults = ModelConfig().model_dump(mode="json")
+    return {k: dumped.get(k, defaults[k]) for k in ARCHITECTURE_KEYS}
+
+
+def architecture_differences(
+    old: ModelConfig | dict[str, object], new: ModelConfig | dict[str, object]
+) -> list[tuple[str, object, object]]:
+    """(key, old, new) for each architecture key that differs; training-only keys are ignored."""
+    a, b = architecture(old), architecture(new)
+    return [(k, a[k], b[k]) for k in ARCHITECTURE_KEYS if a[k] != b[k]]

@@ -21,8 +21,9 @@ A config is a YAML file of sections (see `configs/`). Every key is optional; unk
 keys are errors. Override any key on the command line with `--set SECTION.KEY=VALUE`
 (the value is YAML: `--set mcts.temperature='[[0, 1.0], [0.5, 0.1]]'`).
 `zeroloop config show FILE` prints the fully resolved config; `zeroloop config validate
-FILE` checks one. Changing a `game` or `model` key in an existing run directory is
-refused (see docs/orchestration.md).
+FILE` checks one. Changing a `game` key or a model architecture key in an existing
+run directory is refused; the model's training-only keys (`dropout_rate`, the norm
+momenta and clips, `virtual_batch_size`) may change (see docs/orchestration.md).
 """
 
 

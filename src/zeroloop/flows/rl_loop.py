@@ -19,6 +19,7 @@ from prefect import flow, get_run_logger  # noqa: E402
 
 from zeroloop.config import ZeroloopConfig, load_config, write_run_config  # noqa: E402
 from zeroloop.flows.plan import GenerationPlan, StageSwitches, plan_generation  # noqa: E402
+from zeroloop.retention import apply_retention  # noqa: E402
 from zeroloop.rundir import RunDir  # noqa: E402
 from zeroloop.tasks import stages  # noqa: E402
 from zeroloop.tasks.artifacts import generation_note  # noqa: E402
@@ -50,7 +51,7 @@ def rl_loop(
     shuffling: bool = True,
     training: bool = True,
     evaluation: bool = True,
-    cleanup: bool = True,
+    cleanup: bool | None = None,
     selfplay_dir: str | None = None,
     force: list[str] | None = None,
 ) -> dict[str, Any]:
@@ -58,10 +59,12 @@ def rl_loop(
 
     Running it again on the same run directory resumes: finished stages come back from
     Prefect's cache (state Cached) and a half-done stage continues from what is on disk.
-    `force` names stages to redo (e.g. ["train"]).
+    `force` names stages to redo (e.g. ["train"]). `cleanup` None = `data.cleanup`; when
+    on, `orchestration.retention` is applied after each generation.
     """
     logger = get_run_logger()
     config = _resolve_config(config_path, overrides, selfplay)
+    cleanup = config.data.cleanup if cleanup is None else cleanup
     switches = StageSwitches(
         selfplay=selfplay and config.orchestration.selfplay,
         preprocessing=preprocessing,
@@ -93,6 +96,10 @@ def rl_loop(
         results[f"gen-{generation:04d}"] = run_generation(
             rd, config, config_json, plan, switches, policy, storage, set(force or []), init_model
         )
+        if switches.cleanup:
+            kept = apply_retention(rd, config.orchestration.retention, generation)
+            if kept.removed:
+                logger.info("retention: removed %s (%d bytes)", kept.removed, kept.bytes_freed)
     return {"run_dir": str(rd.root), "best_generation": rd.best_generation(), "generations": results}
 
 
@@ -194,7 +201,7 @@ def sl_train(
     shuffling: bool = True,
     training: bool = True,
     evaluation: bool = True,
-    cleanup: bool = True,
+    cleanup: bool | None = None,
     force: list[str] | None = None,
 ) -> dict[str, Any]:
     """Supervised training from TRMPH files: preprocess -> shuffle -> train -> evaluate.

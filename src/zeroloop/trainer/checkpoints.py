@@ -8,7 +8,14 @@ Orbax (a temporary directory renamed into place; a half-written one is ignored):
             of the optimizer-state structure, so a mismatched config is refused with
             a message naming each difference instead of an Orbax tree error;
 - `loader`: JSON: the data loader's `state_dict()` at that step, so a resumed run
-            reads exactly the batches the uninterrupted run would have read.
+            reads exactly the batches the uninterrupted run would have read;
+- `best`:   (only while early stopping keeps them) the best weights so far: params,
+            batch_stats and the slow/EMA/SWA weights the run has. The best loss, its
+            step and the patience counter are in `meta["early_stop"]`, so a resumed
+            run stops, and restores, exactly where the uninterrupted one would.
+
+Only the model's architecture keys (`config.model.ARCHITECTURE_KEYS`) must match on
+restore; training-only knobs such as `dropout_rate` may change.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from zeroloop.config.model import ModelConfig
+from zeroloop.config.model import ModelConfig, architecture, architecture_differences
 from zeroloop.config.train import TrainConfig
 from zeroloop.trainer.state import TrainState
 
@@ -60,20 +67,20 @@ def make_meta(
         "start_step": start_step,
         "total_steps": total_steps,
         "model": model.model_dump(mode="json"),
+        "architecture": architecture(model),
         "state_signature": state_signature(train),
     }
 
 
 def meta_differences(saved: dict[str, Any], model: ModelConfig, train: TrainConfig) -> list[str]:
-    """Human-readable differences between a checkpoint's meta and the current config."""
+    """Human-readable differences between a checkpoint's meta and the current config.
+
+    Training-only model keys (dropout rate, norm momenta...) are not differences: they
+    leave the parameter tree as it is.
+    """
     out: list[str] = []
-    want_model = model.model_dump(mode="json")
-    got_model = saved.get("model", {})
-    for key in sorted(set(want_model) | set(got_model)):
-        if want_model.get(key) != got_model.get(key):
-            out.append(
-                f"model.{key}: checkpoint has {got_model.get(key)!r}, config has {want_model.get(key)!r}"
-            )
+    for key, got, want in architecture_differences(saved.get("model", {}), model):
+        out.append(f"model.{key}: checkpoint has {got!r}, config has {want!r}")
     want_sig = state_signature(train)
     got_sig = saved.get("state_signature", {})
     for key in sorted(set(want_sig) | set(got_sig)):
@@ -82,6 +89,15 @@ def meta_differences(saved: dict[str, Any], model: ModelConfig, train: TrainConf
                 f"train state '{key}': checkpoint has {got_sig.get(key)!r}, config has {want_sig.get(key)!r}"
             )
     return out
+
+
+# The TrainState fields early stopping keeps a copy of (those that are not None).
+BEST_FIELDS: tuple[str, ...] = ("params", "batch_stats", "slow", "ema", "swa")
+
+
+def best_template(state: TrainState) -> dict[str, Any]:
+    """{field: tree} of the weight fields of `state` that early stopping keeps (None ones left out)."""
+    return {k: getattr(state, k) for k in BEST_FIELDS if getattr(state, k) is not None}
 
 
 class CheckpointStore:
@@ -104,23 +120,40 @@ class CheckpointStore:
         return sorted(self.manager.all_steps())
 
     def save(
-        self, step: int, state: TrainState, meta: dict[str, Any], loader_state: dict[str, Any] | None
+        self,
+        step: int,
+        state: TrainState,
+        meta: dict[str, Any],
+        loader_state: dict[str, Any] | None,
+        best: dict[str, Any] | None = None,
     ) -> None:
-        """Write checkpoint `step` (in the background when async). Saving a step twice is a no-op."""
+        """Write checkpoint `step` (in the background when async). Saving a step twice is a no-op.
+
+        best: early stopping's best weights ({field: tree}, see `best_template`) or None.
+        """
         if step in self.manager.all_steps():
             return
         # A private host copy: the train step donates the state's device buffers, and a
         # background save must not read buffers the next step is overwriting.
         host = jax.tree.map(lambda x: np.array(x, copy=True), state)
-        self.manager.save(
-            step,
-            args=ocp.args.Composite(
-                state=ocp.args.StandardSave(host),
-                meta=ocp.args.JsonSave(meta),
-                loader=ocp.args.JsonSave(loader_state or {}),
-            ),
-            force=True,
+        items: dict[str, Any] = {
+            "state": ocp.args.StandardSave(host),
+            "meta": ocp.args.JsonSave(meta),
+            "loader": ocp.args.JsonSave(loader_state or {}),
+        }
+        if best is not None:
+            items["best"] = ocp.args.StandardSave(jax.tree.map(lambda x: np.array(x, copy=True), best))
+        self.manager.save(step, args=ocp.args.Composite(**items), force=True)
+
+    def restore_best(self, step: int, abstract_state: TrainState) -> dict[str, Any] | None:
+        """Early stopping's best weights saved with checkpoint `step` (None if it has none)."""
+        meta = self.read_meta(step)
+        if not (meta.get("early_stop") or {}).get("has_best_weights"):
+            return None
+        restored = self.manager.restore(
+            step, args=ocp.args.Composite(best=ocp.args.StandardRestore(best_template(abstract_state)))
         )
+        return dict(restored.best)
 
     def read_meta(self, step: int) -> dict[str, Any]:
         meta = self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import jax
 import numpy as np
 
-from zeroloop.trainer.checkpoints import CheckpointStore, make_meta
+from zeroloop.trainer.checkpoints import CheckpointStore, best_template, make_meta
 from zeroloop.trainer.engine import Batch, TrainEngine
 from zeroloop.trainer.metrics import Heartbeat, MetricsLogger, ProgressBar, mean_metrics, peak_memory
 from zeroloop.trainer.state import TrainState, select_weights
@@ -36,6 +36,40 @@ class NonFiniteLossError(RuntimeError):
 
 
 @dataclass
+class EarlyStopState:
+    """Early stopping's memory; saved with every checkpoint so a resumed run keeps it.
+
+    best_weights: host copies of the best state's weight fields ({field: tree}, see
+    `checkpoints.best_template`), kept only when early_stop_patience > 0.
+    """
+
+    best_loss: float | None = None
+    best_step: int | None = None
+    bad_evals: int = 0
+    best_weights: dict[str, Any] | None = None
+
+    def to_meta(self) -> dict[str, Any]:
+        """The JSON part (the weights go into the checkpoint's `best` item)."""
+        return {
+            "best_loss": self.best_loss,
+            "best_step": self.best_step,
+            "bad_evals": self.bad_evals,
+            "has_best_weights": self.best_weights is not None,
+        }
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any] | None, best_weights: dict[str, Any] | None) -> EarlyStopState:
+        m = meta or {}
+        loss = m.get("best_loss")
+        return cls(
+            best_loss=None if loss is None else float(loss),
+            best_step=m.get("best_step"),
+            bad_evals=int(m.get("bad_evals", 0)),
+            best_weights=best_weights,
+        )
+
+
+@dataclass
 class FitResult:
     """What happened in one call of `fit` (host values only)."""
 
@@ -49,6 +83,7 @@ class FitResult:
     best_step: int | None = None
     best_val_loss: float | None = None
     last_checkpoint: int | None = None
+    early: EarlyStopState = field(default_factory=EarlyStopState)
 
 
 def validate(
@@ -95,8 +130,11 @@ def fit(
     store: CheckpointStore | None = None,
     validation: Callable[[], Iterable[Batch]] | None = None,
     progress: ProgressFn | None = None,
+    early: EarlyStopState | None = None,
 ) -> tuple[TrainState, FitResult]:
     """Train from `state` until global step `end_step` (or early stop / data end).
+
+    early: early stopping's state from the checkpoint a resumed run starts at.
 
     Each optimizer step consumes `accum_steps` batches. Metrics are fetched from the
     device every `log_every` steps only (so the host never stalls the device in
@@ -105,22 +143,21 @@ def fit(
     tc = engine.train_cfg
     k = tc.accum_steps
     start = int(state.step)
-    result = FitResult(start_step=start, final_step=start)
+    result = FitResult(start_step=start, final_step=start, early=early or EarlyStopState())
+    es = result.early
+    result.best_step, result.best_val_loss = es.best_step, es.best_loss
     heartbeat = Heartbeat(tc.heartbeat_seconds, start, end_step)
     bar = ProgressBar(tc.progress_bar, end_step - engine.start_step)
     bar.update(start - engine.start_step)
     where = "none yet" if store is None or store.latest_step() is None else f"step {store.latest_step()}"
     result.last_checkpoint = None if store is None else store.latest_step()
     pending: list[dict[str, Any]] = []
-    best_weights: Any = None
-    bad_evals = 0
     t0 = time.perf_counter()
     t_log, samples_log = t0, 0
     step = start
 
     def run_validation() -> bool:
         """Validate, track the best; True when early stopping says stop."""
-        nonlocal best_weights, bad_evals
         if validation is None:
             return False
         vm = validate(engine, state, validation(), tc.validation.batches)
@@ -130,13 +167,14 @@ def fit(
         if logger:
             logger.log(step, "val", vm)
         loss = vm["loss"]
-        if result.best_val_loss is None or loss < result.best_val_loss - tc.validation.early_stop_min_delta:
-            result.best_val_loss, result.best_step, bad_evals = loss, step, 0
+        if es.best_loss is None or loss < es.best_loss - tc.validation.early_stop_min_delta:
+            es.best_loss, es.best_step, es.bad_evals = loss, step, 0
+            result.best_val_loss, result.best_step = loss, step
             if tc.validation.early_stop_patience > 0:
-                best_weights = _host_copy((state.params, state.batch_stats, state.slow, state.ema, state.swa))
+                es.best_weights = _host_copy(best_template(state))
             return False
-        bad_evals += 1
-        return 0 < tc.validation.early_stop_patience <= bad_evals
+        es.bad_evals += 1
+        return 0 < tc.validation.early_stop_patience <= es.bad_evals
 
     try:
         while step < end_step:
@@ -174,16 +212,15 @@ def fit(
                 break
             every = tc.checkpoint.every
             if store is not None and every and step % every == 0 and step < end_step:
-                _save(engine, store, state, loader, pending, tc.precision, step)
+                _save(engine, store, state, loader, pending, tc.precision, step, early=es)
                 where, result.last_checkpoint = f"step {step}", step
                 pending = []
         if pending:
             _check_finite(jax.device_get(pending), step, tc.precision, where)
         if result.stop_reason != "early stopping" and validation is not None and run_validation():
             result.stop_reason = "early stopping"
-        if result.stop_reason == "early stopping" and tc.validation.restore_best and best_weights is not None:
-            params, stats, slow, ema, swa = engine.place_state(best_weights)
-            state = state.replace(params=params, batch_stats=stats, slow=slow, ema=ema, swa=swa)
+        if result.stop_reason == "early stopping" and tc.validation.restore_best and es.best_weights:
+            state = state.replace(**engine.place_state(es.best_weights))
             log.info(
                 "early stopping at step %d: restored the best weights of step %s", step, result.best_step
             )
@@ -206,8 +243,12 @@ def _save(
     step: int,
     finished: bool = False,
     stop_reason: str | None = None,
+    early: EarlyStopState | None = None,
 ) -> None:
-    """Checkpoint `state` at `step` after checking nothing non-finite slipped in since the last log."""
+    """Checkpoint `state` at `step` after checking nothing non-finite slipped in since the last log.
+
+    early: early stopping's state, saved with the checkpoint (JSON in meta, weights as `best`).
+    """
     if pending:
         last = store.latest_step()
         _check_finite(
@@ -218,7 +259,10 @@ def _save(
     if stop_reason:
         meta["stop_reason"] = stop_reason
     meta["peak_memory"] = peak_memory()
-    store.save(step, state, meta, loader.state_dict() if loader is not None else None)
+    early = early or EarlyStopState()
+    meta["early_stop"] = early.to_meta()
+    loader_state = loader.state_dict() if loader is not None else None
+    store.save(step, state, meta, loader_state, best=early.best_weights)
 
 
 def save_final(
@@ -241,5 +285,6 @@ def save_final(
         result.final_step,
         finished,
         result.stop_reason,
+        early=result.early,
     )
     result.last_checkpoint = result.final_step

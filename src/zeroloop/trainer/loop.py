@@ -19,13 +19,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zeroloop.config.model import architecture_differences
 from zeroloop.config.root import ZeroloopConfig
 from zeroloop.model.file import load_model_file
 from zeroloop.model.network import PolicyValueNet, create_model
 from zeroloop.trainer.checkpoints import CheckpointMismatchError, CheckpointStore
 from zeroloop.trainer.engine import Batch, cached_engine
 from zeroloop.trainer.export import export_model
-from zeroloop.trainer.fit import FitResult, ProgressFn, fit, save_final
+from zeroloop.trainer.fit import EarlyStopState, FitResult, ProgressFn, fit, save_final
 from zeroloop.trainer.metrics import MetricsLogger, peak_memory
 
 log = logging.getLogger("zeroloop.trainer")
@@ -58,17 +59,16 @@ class TrainSummary:
 
 
 def model_config_differences(a: Any, b: Any) -> list[str]:
-    """'key: x vs y' for each differing field of two ModelConfigs."""
-    da, db = a.model_dump(mode="json"), b.model_dump(mode="json")
-    return [
-        f"model.{k}: {da.get(k)!r} vs {db.get(k)!r}"
-        for k in sorted(set(da) | set(db))
-        if da.get(k) != db.get(k)
-    ]
+    """'key: x vs y' for each differing architecture key of two ModelConfigs.
+
+    Training-only keys (dropout rate, norm momenta...) are not compared: the same
+    weights train under any value of them.
+    """
+    return [f"model.{k}: {x!r} vs {y!r}" for k, x, y in architecture_differences(a, b)]
 
 
 def load_init_model(config: ZeroloopConfig, path: str | os.PathLike[str]) -> tuple[PolicyValueNet, int]:
-    """(model, its global step) from a model file whose model config must equal config.model."""
+    """(model, its global step) from a model file whose architecture must equal config.model's."""
     model, header = load_model_file(path)
     diffs = model_config_differences(header.model_config, config.model)
     if diffs:
@@ -147,6 +147,7 @@ def run_training(
     latest = store.latest_step()
     loader_state: dict[str, Any] = {}
     finished = False
+    early: EarlyStopState | None = None
     if latest is not None:
         if not tc.checkpoint.auto_resume:
             raise FileExistsError(
@@ -155,7 +156,9 @@ def run_training(
             )
         meta = store.read_meta(latest)
         engine = cached_engine(config.model, tc, tc.steps, int(meta["start_step"]))
-        state, meta, loader_state = store.restore(latest, engine.abstract_state(), config.model, tc)
+        abstract = engine.abstract_state()
+        state, meta, loader_state = store.restore(latest, abstract, config.model, tc)
+        early = EarlyStopState.from_meta(meta.get("early_stop"), store.restore_best(latest, abstract))
         finished = bool(meta.get("finished"))
         log.info("resuming from %s at step %d", store.directory, latest)
     else:
@@ -193,6 +196,7 @@ def run_training(
                 store=store,
                 validation=validation,
                 progress=progress,
+                early=early,
             )
             save_final(engine, store, state, loader, result, end_step)
         store.wait()
