@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.flow_helpers import prefect_env, task_states, write_tiny_config
+from zeroloop.rundir import RunDir
 
 pytestmark = pytest.mark.timeout(1200)
 
@@ -70,16 +71,16 @@ def test_two_generations_then_cached_and_forced_reruns(tmp_path: Path) -> None:
     assert runs[2] == {name: "Completed" if name in redone else "Cached" for name in TASKS}
 
 
-def test_bad_force_is_one_line_error(tmp_path: Path) -> None:
+def test_bad_force_and_busy_run_dir_are_one_line_errors(tmp_path: Path) -> None:
     config = write_tiny_config(tmp_path)
     env = prefect_env(tmp_path / "prefect-home")
     cmd = [sys.executable, "-m", "zeroloop", "run", "--config", str(config), "--run-dir", str(tmp_path / "r")]
-    for bad, message in (("trian", "unknown stage 'trian'"), ("train@0", "GEN must be a generation number")):
-        out = subprocess.run(
-            [*cmd, "--force", bad],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+
+    def refused(args: list[str], message: str) -> None:
+        out = subprocess.run([*cmd, *args], env=env, capture_output=True, text=True, timeout=300)
         assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
+
+    refused(["--force", "trian"], "unknown stage 'trian'")
+    refused(["--force", "train@0"], "GEN must be a generation number")
+    with RunDir.at(tmp_path / "r").run_lock():  # as a flow run in progress holds it
+        refused([], "another flow run is using this run directory")

@@ -13,13 +13,13 @@ from tests.flow_helpers import prefect_env, task_states, write_tiny_config
 from zeroloop.data.synthetic import random_game
 from zeroloop.games.trmph import format_record
 
-pytestmark = [pytest.mark.timeout(1200), pytest.mark.slow]
+pytestmark = [pytest.mark.timeout(2400), pytest.mark.slow]
 
 DOWNSTREAM = ("preprocess", "shuffle", "train", "evaluate", "promote")
 
 
 def _run(cmd: list[str], env: dict[str, str]) -> None:
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1500)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
 
 

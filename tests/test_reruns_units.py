@@ -1,5 +1,6 @@
 """Reruns without a flow: content fingerprints, the key split, --force plans, the locks."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -8,6 +9,7 @@ from typing import Any
 import pytest
 
 from zeroloop.config import load_config
+from zeroloop.data import fingerprint
 from zeroloop.data.fingerprint import fingerprints, path_fingerprint
 from zeroloop.flows.force import ForcePlan, ForceSpec, parse_force
 from zeroloop.locks import RunDirBusy
@@ -45,6 +47,25 @@ def test_directory_fingerprint_follows_contents(tmp_path: Path) -> None:
     assert path_fingerprint(d) == first
     assert path_fingerprint(tmp_path / "nothing") == "missing"
     assert set(fingerprints([d, d / "a.trmph"])) == {str(d), str(d / "a.trmph")}
+
+
+def test_saved_memo_spares_rereading_unchanged_files(tmp_path: Path) -> None:
+    fingerprint.forget()
+    f = tmp_path / "a.feather"
+    f.write_bytes(b"one")
+    first = path_fingerprint(f)
+    fingerprint.save_memo(tmp_path / "memo.json")
+    fingerprint.forget()
+    assert fingerprint.load_memo(tmp_path / "memo.json") == 1
+    st = f.stat()
+    with open(f, "r+b") as fh:  # same inode, size and mtime: the memo answers
+        fh.write(b"two")
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path_fingerprint(f) == first
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1))  # a newer file is read again
+    assert path_fingerprint(f) != first
+    fingerprint.forget()
+    assert fingerprint.load_memo(tmp_path / "missing.json") == 0
 
 
 def _changed(value: Any) -> str:

@@ -3,14 +3,17 @@
 A path alone cannot tell a rerun that new games arrived in the same directory, so a
 stage's cache key hashes what the path holds: for a file its bytes, for a directory the
 sorted listing of (relative name, size, content hash) of its data files. Hashing is
-blake2b over the bytes in 1 MiB blocks (about 1 GB/s on one core), and a process keeps
-the hash of each (path, size, mtime, inode) it has seen, so the generations of one flow
-run that share a window hash each shard once.
+blake2b over the bytes in 1 MiB blocks. The hash of each (path, size, mtime, inode)
+seen is kept, in the process and, through `load_memo`/`save_memo`, in the run
+directory, so a file is read once in a run's life, not once per rerun. That is safe
+because the project never rewrites a data file in place: a new version is a new file
+renamed into place, with a new inode and mtime.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -60,6 +63,37 @@ def path_fingerprint(path: str | os.PathLike[str], suffixes: Sequence[str] = DAT
     for f in _data_files(p, suffixes):
         h.update(f"{f.relative_to(p)}\0{f.stat().st_size}\0{file_digest(f)}\n".encode())
     return h.hexdigest()
+
+
+def load_memo(path: str | os.PathLike[str]) -> int:
+    """Add the file hashes saved at `path` to this process's memo; returns how many."""
+    try:
+        rows = json.loads(Path(path).read_text())
+    except (FileNotFoundError, ValueError):
+        return 0  # no memo yet, or a damaged one: hash again
+    for name, size, mtime, ino, digest in rows:
+        _seen[(name, size, mtime, ino)] = digest
+    return len(rows)
+
+
+def forget() -> None:
+    """Empty this process's memo (the next fingerprint reads every file again)."""
+    _seen.clear()
+
+
+def save_memo(path: str | os.PathLike[str]) -> None:
+    """Save the memo's entries for files that still exist as they were (atomic)."""
+    from zeroloop.data.atomic import write_text_atomic
+
+    rows = []
+    for (name, size, mtime, ino), digest in _seen.items():
+        try:
+            st = os.stat(name)
+        except FileNotFoundError:
+            continue
+        if (st.st_size, st.st_mtime_ns, st.st_ino) == (size, mtime, ino):
+            rows.append([name, size, mtime, ino, digest])
+    write_text_atomic(path, json.dumps(rows))
 
 
 def fingerprints(paths: Sequence[str | os.PathLike[str]]) -> dict[str, str]:

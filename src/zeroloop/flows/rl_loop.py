@@ -18,7 +18,7 @@ from typing import Any  # noqa: E402
 from prefect import flow, get_run_logger  # noqa: E402
 
 from zeroloop.config import ZeroloopConfig, load_config, write_run_config  # noqa: E402
-from zeroloop.data.fingerprint import fingerprints, path_fingerprint  # noqa: E402
+from zeroloop.data.fingerprint import fingerprints, load_memo, path_fingerprint, save_memo  # noqa: E402
 from zeroloop.flows.force import FORCEABLE, ForcePlan, parse_force  # noqa: E402, F401
 from zeroloop.flows.plan import GenerationPlan, StageSwitches, plan_generation  # noqa: E402
 from zeroloop.rundir import RunDir  # noqa: E402
@@ -94,6 +94,8 @@ def _loop(
     init_model = stages.init_model_task.with_options(
         cache_policy=policy, result_storage=storage, task_run_name="init-model"
     )(str(rd.root), 0, "init-model", stage_depends(config, "init-model", seed=config.train.seed), config_json)
+    memo = rd.root / ".prefect" / "fingerprints.json"  # file hashes, reused across reruns
+    load_memo(memo)
     for generation in range(1, total + 1):
         if force.repins(generation):
             rd.clear_pins(after=generation - 1)  # an earlier generation is redone: choose again
@@ -101,6 +103,7 @@ def _loop(
         results[f"gen-{generation:04d}"] = run_generation(
             rd, config, config_json, plan, switches, policy, storage, force, init_model
         )
+        save_memo(memo)
     return {"run_dir": str(rd.root), "best_generation": rd.best_generation(), "generations": results}
 
 
