@@ -40,7 +40,7 @@ def prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
         # The temporary local API starts in seconds on a quiet machine; give a loaded one
         # (shared CI cores) time rather than failing the run (Prefect's default is 20 s).
-        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="600",
     )
     env.pop("PREFECT_API_URL", None)
     if api_url:

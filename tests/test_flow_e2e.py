@@ -53,10 +53,13 @@ def test_two_generations_then_cached_and_forced_reruns(tmp_path: Path) -> None:
     assert "gen-0002" in first.stdout  # the status table
 
     kept = {p: p.read_bytes() for p in [run_dir / "eval" / "elo.json", run_dir / "models" / "best.json"]}
+    RunDir.at(run_dir).clear_stage(1, "shuffle")  # the manifest loses an entry...
     sets = [arg for key in EXECUTION_ONLY for arg in ("--set", key)]
     _run([*cmd, *sets], env)
     # Nothing ran, so the ladder holds no second copy of any game and best did not move.
     assert {p: p.read_bytes() for p in kept} == kept
+    # ...and the Cached task's returned result puts it back.
+    assert "shuffle" in json.loads((run_dir / "manifest.json").read_text())["generations"]["gen-0001"]
 
     forced = _run([*cmd, "--force", "train@2"], env)
     assert "best model is generation" in forced.stdout

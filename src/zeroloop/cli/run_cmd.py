@@ -11,9 +11,9 @@ from zeroloop.cli.common import ConfigOption, SetOption, console, load_config_or
 
 RunDirOption = Annotated[Path, typer.Option("--run-dir", "-r", help="Run directory (created if new).")]
 FORCE_HELP = (
-    "Redo STAGE[@GEN] (selfplay, preprocess, shuffle, train, evaluate, promote; GEN default: "
-    "every generation): deletes its outputs, re-runs it and every later stage of that and "
-    "later generations. Repeatable, e.g. --force train@2."
+    "Redo STAGE of generation GEN (STAGE: selfplay, preprocess, shuffle, train, evaluate, "
+    "promote; no @GEN: every generation): deletes its outputs, re-runs it and every later "
+    "stage of that and later generations. Repeatable, e.g. --force train@2."
 )
 
 

@@ -25,7 +25,6 @@ from zeroloop.rundir import RunDir  # noqa: E402
 from zeroloop.tasks import stages  # noqa: E402
 from zeroloop.tasks.artifacts import generation_note  # noqa: E402
 from zeroloop.tasks.cache import StageKey, run_storage, stage_depends, stage_key  # noqa: E402
-from zeroloop.workers.ray_session import ensure_ray  # noqa: E402
 
 
 def _resolve_config(config_path: str | None, overrides: list[str] | None, selfplay: bool) -> ZeroloopConfig:
@@ -86,8 +85,8 @@ def _loop(
     write_run_config(rd.root, config)
     total = generations or config.orchestration.generations
     logger.info("run %s: %d generation(s) of %s", rd.root, total, config.name)
-    if switches.selfplay or switches.evaluation:
-        ensure_ray(config)
+    # No Ray here: self-play and the arena join or start it when they have work, so a
+    # rerun whose stages are all Cached never waits for Ray to start.
     policy, storage = run_storage(rd.root)
     config_json = config.model_dump(mode="json")
     results: dict[str, Any] = {}
