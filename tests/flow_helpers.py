@@ -38,8 +38,48 @@ def prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:
         PREFECT_LOGGING_LEVEL="WARNING",
         RAY_USAGE_STATS_ENABLED="0",
         PYTHONUNBUFFERED="1",
+        # The temporary local API starts in seconds on a quiet machine; give a loaded one
+        # (shared CI cores) time rather than failing the run (Prefect's default is 20 s).
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="600",
     )
     env.pop("PREFECT_API_URL", None)
     if api_url:
         env["PREFECT_API_URL"] = api_url
     return env
+
+
+_STATES_SCRIPT = """
+import asyncio, json
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.sorting import FlowRunSort
+
+async def main():
+    async with get_client() as client:
+        out = []
+        for run in await client.read_flow_runs(sort=FlowRunSort.START_TIME_ASC):
+            flt = FlowRunFilter(id=FlowRunFilterId(any_=[run.id]))
+            tasks = await client.read_task_runs(flow_run_filter=flt)
+            out.append({t.name: t.state_name for t in tasks})
+        print(json.dumps(out))
+
+asyncio.run(main())
+"""
+
+
+def task_states(home: Path) -> list[dict[str, str]]:
+    """Per flow run (oldest first), {task run name: state name}, read through Prefect's API.
+
+    Task runs are named `<stage>-gen-NNNN` (and `init-model`) by the flow; a state name
+    is e.g. 'Completed' (it ran) or 'Cached' (its persisted result was reused).
+    """
+    import json
+    import subprocess
+    import sys
+
+    env = prefect_env(home)
+    out = subprocess.run(
+        [sys.executable, "-c", _STATES_SCRIPT], env=env, capture_output=True, text=True, timeout=400
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])

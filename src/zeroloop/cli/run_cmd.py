@@ -10,6 +10,25 @@ import typer
 from zeroloop.cli.common import ConfigOption, SetOption, console, load_config_or_exit
 
 RunDirOption = Annotated[Path, typer.Option("--run-dir", "-r", help="Run directory (created if new).")]
+FORCE_HELP = (
+    "Redo STAGE of generation GEN (STAGE: selfplay, preprocess, shuffle, train, evaluate, "
+    "promote; no @GEN: every generation): deletes its outputs, re-runs it and every later "
+    "stage of that and later generations. Repeatable, e.g. --force train@2."
+)
+
+
+def _check_force_and_lock(force: list[str] | None, run_dir: Path) -> None:
+    """Fail fast, in one line, on a bad --force or a run directory another flow is using."""
+    from zeroloop.flows.force import parse_force
+    from zeroloop.locks import RunDirBusy
+    from zeroloop.rundir import RunDir
+
+    try:
+        parse_force(force)
+        RunDir.at(run_dir).run_lock().acquire().release()  # the flow holds it for real
+    except (ValueError, RunDirBusy) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
 
 
 def run(
@@ -41,16 +60,16 @@ def run(
     selfplay_dir: Annotated[
         Path | None, typer.Option(help="Existing self-play directory to use instead of playing.")
     ] = None,
-    force: Annotated[
-        list[str] | None, typer.Option(help="Redo this stage even if finished (repeatable).")
-    ] = None,
+    force: Annotated[list[str] | None, typer.Option(metavar="STAGE[@GEN]", help=FORCE_HELP)] = None,
 ) -> None:
     """Run the whole loop in this process (local Ray, Prefect without a server).
 
-    Run the same command again to resume: finished stages are skipped, a half-done
-    stage continues from what is on disk.
+    Run the same command again to resume: finished stages are skipped (Cached), a
+    half-done stage continues from what is on disk, and a stage whose inputs or
+    result-changing settings changed runs again with everything after it.
     """
     load_config_or_exit(config, set_)  # fail fast with a clear message
+    _check_force_and_lock(force, run_dir)
     from zeroloop.flows.rl_loop import rl_loop
 
     result = rl_loop(
@@ -77,10 +96,11 @@ def sl(
     config: ConfigOption = Path("configs/sl.yaml"),
     run_dir: RunDirOption = Path("runs/sl"),
     set_: SetOption = None,
-    force: Annotated[list[str] | None, typer.Option(help="Redo this stage (repeatable).")] = None,
+    force: Annotated[list[str] | None, typer.Option(metavar="STAGE[@GEN]", help=FORCE_HELP)] = None,
 ) -> None:
     """Supervised training from TRMPH files (self-play disabled): preprocess, shuffle, train, evaluate."""
     load_config_or_exit(config, set_)
+    _check_force_and_lock(force, run_dir)
     from zeroloop.flows.rl_loop import sl_train
 
     sl_train(

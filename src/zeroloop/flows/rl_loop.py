@@ -18,16 +18,15 @@ from typing import Any  # noqa: E402
 from prefect import flow, get_run_logger  # noqa: E402
 
 from zeroloop.config import ZeroloopConfig, load_config, write_run_config  # noqa: E402
+from zeroloop.data.fingerprint import fingerprints, load_memo, path_fingerprint, save_memo  # noqa: E402
+from zeroloop.flows.force import FORCEABLE, ForcePlan, parse_force  # noqa: E402, F401
 from zeroloop.flows.plan import GenerationPlan, StageSwitches, plan_generation  # noqa: E402
 from zeroloop.retention import apply_retention  # noqa: E402
 from zeroloop.rundir import RunDir  # noqa: E402
 from zeroloop.tasks import stages  # noqa: E402
 from zeroloop.tasks.artifacts import generation_note  # noqa: E402
-from zeroloop.tasks.cache import run_storage, stage_depends  # noqa: E402
+from zeroloop.tasks.cache import StageKey, run_storage, stage_depends, stage_key  # noqa: E402
 from zeroloop.workers.gpu_share import share_gpu_in_this_process  # noqa: E402
-from zeroloop.workers.ray_session import ensure_ray  # noqa: E402
-
-FORCEABLE = ("selfplay", "preprocess", "shuffle", "train", "evaluate")
 
 
 def _resolve_config(config_path: str | None, overrides: list[str] | None, selfplay: bool) -> ZeroloopConfig:
@@ -59,10 +58,13 @@ def rl_loop(
 
     Running it again on the same run directory resumes: finished stages come back from
     Prefect's cache (state Cached) and a half-done stage continues from what is on disk.
-    `force` names stages to redo (e.g. ["train"]). `cleanup` None = `data.cleanup`; when
-    on, `orchestration.retention` is applied after each generation.
+    A stage whose inputs' contents or result-changing config keys changed runs again
+    (docs/orchestration.md). `force` lists `STAGE[@GEN]` to redo, e.g. ["train@2"]: that
+    stage's outputs are deleted and it re-runs with every later stage of that and the
+    later generations. One flow run at a time holds the run directory (RunDirBusy).
+    `cleanup` None = `data.cleanup`; when on, `orchestration.retention` is applied
+    after each generation.
     """
-    logger = get_run_logger()
     config = _resolve_config(config_path, overrides, selfplay)
     cleanup = config.data.cleanup if cleanup is None else cleanup
     switches = StageSwitches(
@@ -75,27 +77,38 @@ def rl_loop(
         cleanup=cleanup,
         selfplay_dir=selfplay_dir,
     )
-    bad = sorted(set(force or []) - set(FORCEABLE))
-    if bad:
-        raise ValueError(f"force: unknown stage(s) {bad}; choose from {list(FORCEABLE)}")
+    force_plan = ForcePlan(parse_force(force))
     rd = RunDir.at(run_dir)
+    with rd.run_lock():
+        return _loop(rd, config, switches, generations, force_plan)
+
+
+def _loop(
+    rd: RunDir, config: ZeroloopConfig, switches: StageSwitches, generations: int | None, force: ForcePlan
+) -> dict[str, Any]:
+    logger = get_run_logger()
     write_run_config(rd.root, config)
     total = generations or config.orchestration.generations
     logger.info("run %s: %d generation(s) of %s", rd.root, total, config.name)
     share_gpu_in_this_process(config)  # before this process's JAX touches the GPU
-    if switches.selfplay or switches.evaluation:
-        ensure_ray(config)
+    # No Ray here: self-play and the arena join or start it when they have work, so a
+    # rerun whose stages are all Cached never waits for Ray to start.
     policy, storage = run_storage(rd.root)
     config_json = config.model_dump(mode="json")
     results: dict[str, Any] = {}
-    init_model = stages.init_model_task.with_options(cache_policy=policy, result_storage=storage)(
-        str(rd.root), 0, "init-model", stage_depends(config, "train"), config_json
-    )
+    init_model = stages.init_model_task.with_options(
+        cache_policy=policy, result_storage=storage, task_run_name="init-model"
+    )(str(rd.root), 0, "init-model", stage_depends(config, "init-model", seed=config.train.seed), config_json)
+    memo = rd.root / ".prefect" / "fingerprints.json"  # file hashes, reused across reruns
+    load_memo(memo)
     for generation in range(1, total + 1):
+        if force.repins(generation):
+            rd.clear_pins(after=generation - 1)  # an earlier generation is redone: choose again
         plan = plan_generation(rd, config, generation, switches)
         results[f"gen-{generation:04d}"] = run_generation(
-            rd, config, config_json, plan, switches, policy, storage, set(force or []), init_model
+            rd, config, config_json, plan, switches, policy, storage, force, init_model
         )
+        save_memo(memo)
         if switches.cleanup:
             kept = apply_retention(rd, config.orchestration.retention, generation)
             if kept.removed:
@@ -111,40 +124,35 @@ def run_generation(
     switches: StageSwitches,
     policy: Any,
     storage: str,
-    force: set[str],
+    force: ForcePlan,
     init_model: str,
 ) -> dict[str, Any]:
-    """Submit one generation's stages in order; returns their summaries."""
+    """Submit one generation's stages in order; returns their summaries.
+
+    Each key fingerprints the contents of the stage's inputs (zeroloop.data.fingerprint),
+    taken when the stage is reached, i.e. after the stages before it have written them.
+    """
     g = plan.generation
-    root = str(rd.root)
     out: dict[str, Any] = {}
 
-    def opts(task: Any, stage: str) -> Any:
-        if stage in force:
-            rd.clear_stage(g, stage)
-        return task.with_options(
-            cache_policy=policy, result_storage=storage, refresh_cache=stage in force or None
-        )
+    def call(stage: str, task: Any, key: StageKey, *args: Any) -> dict[str, Any]:
+        return _call_stage(rd, g, stage, task, key, force.forces(g, stage), policy, storage, *args)
 
     # The best model when this generation first started: it plays the self-play games
     # and is the opponent the new model must beat (promotion happens after both).
     best = rd.pinned(g, "best_model", lambda: str(rd.best_model() or init_model))
     if plan.run_selfplay:
-        depends = stage_depends(config, "selfplay", model=best)
-        out["selfplay"] = opts(stages.selfplay_task, "selfplay")(
-            root, g, "selfplay", depends, config_json, best
-        )
+        key = stage_key(config, "selfplay", model=path_fingerprint(best))
+        out["selfplay"] = call("selfplay", stages.selfplay_task, key, config_json, best)
     if plan.run_preprocess:
-        depends = stage_depends(config, "preprocess", inputs=plan.preprocess_inputs)
-        out["preprocess"] = opts(stages.preprocess_task, "preprocess")(
-            root, g, "preprocess", depends, config_json, plan.preprocess_inputs, switches.cleanup
+        key = stage_key(config, "preprocess", inputs=fingerprints(plan.preprocess_inputs))
+        out["preprocess"] = call(
+            "preprocess", stages.preprocess_task, key, config_json, plan.preprocess_inputs, switches.cleanup
         )
     if plan.run_shuffle:
         inputs = plan.shuffle_inputs()
-        depends = stage_depends(config, "shuffle", inputs=inputs)
-        out["shuffle"] = opts(stages.shuffle_task, "shuffle")(
-            root, g, "shuffle", depends, config_json, inputs, switches.cleanup
-        )
+        key = stage_key(config, "shuffle", inputs=fingerprints(inputs))
+        out["shuffle"] = call("shuffle", stages.shuffle_task, key, config_json, inputs, switches.cleanup)
     if plan.run_train and not plan.ready_to_train():
         get_run_logger().info(
             "generation %d: fewer than data.window.chunks_per_network=%d new chunks; "
@@ -157,26 +165,73 @@ def run_generation(
         init = plan.init_model or init_model
         steps = plan.train_steps()  # train.steps under the data.window.max_reuse cap
         train_json = config_json | {"train": config_json["train"] | {"steps": steps}}
-        depends = stage_depends(config, "train", shards=train_shards, init=init, steps=steps)
-        out["train"] = opts(stages.train_task, "train")(
-            root, g, "train", depends, train_json, train_shards, test_shards, init
+        key = stage_key(
+            config,
+            "train",
+            shards=fingerprints(train_shards),
+            test=fingerprints(test_shards),
+            mix=fingerprints(config.data.mix.existing_dirs),
+            init=path_fingerprint(init),
+            steps=steps,
         )
+        out["train"] = call("train", stages.train_task, key, train_json, train_shards, test_shards, init)
     candidate = rd.model_path(g)
+    models = {"candidate": path_fingerprint(candidate), "opponent": path_fingerprint(best)}
     if plan.run_evaluate and candidate.exists():
-        depends = stage_depends(config, "evaluate", candidate=str(candidate), opponent=best)
-        ev = opts(stages.evaluate_task, "evaluate")(
-            root, g, "evaluate", depends, config_json, str(candidate), best
-        )
+        key = stage_key(config, "evaluate", **models)
+        ev = call("evaluate", stages.evaluate_task, key, config_json, str(candidate), best)
         out["evaluate"] = ev
         # The evaluation stage makes the gating decision (eval.gating, eval.gating_threshold).
         promote, reason = bool(ev["promoted"]), str(ev["reason"])
     else:
         promote, reason = candidate.exists(), "no evaluation: newest model becomes best"
     if candidate.exists():
-        depends = stage_depends(config, "promote", candidate=str(candidate))
-        out["promote"] = opts(stages.promote_task, "promote")(root, g, "promote", depends, promote, reason)
+        # The decision is in the key: the same models with another verdict promote anew.
+        key = stage_key(config, "promote", **models, promote=promote, reason=reason)
+        out["promote"] = call("promote", stages.promote_task, key, promote, reason, best)
     generation_note(g, _note(rd, plan, out))
     return out
+
+
+def _call_stage(
+    rd: RunDir,
+    g: int,
+    stage: str,
+    task: Any,
+    key: StageKey,
+    forced: bool,
+    policy: Any,
+    storage: str,
+    *args: Any,
+) -> dict[str, Any]:
+    """Run (or find Cached) one stage task, then record its result in the manifest.
+
+    Forced, or made from other inputs than the ones it has now (the identity recorded
+    when it last ran differs), the stage starts afresh: its outputs are deleted and
+    Prefect's cache is bypassed (refresh_cache), so the stage really redoes its work
+    instead of resuming from, or returning, what is on disk. Same identity and no
+    cached result means a half-done stage: it resumes.
+    """
+    previous = rd.recorded_identity(g, stage)
+    stale = previous is not None and previous != key.identity
+    if forced or stale:
+        removed = rd.remove_outputs(g, stage)
+        rd.clear_stage(g, stage)
+        why = "forced" if forced else "its inputs changed"
+        get_run_logger().info(
+            "%s gen %d: %s; removed %s", stage, g, why, [str(p) for p in removed] or "nothing"
+        )
+    rd.record_identity(g, stage, key.identity)
+    result = task.with_options(
+        cache_policy=policy,
+        result_storage=storage,
+        refresh_cache=True if forced or stale else None,
+        task_run_name=f"{stage}-gen-{g:04d}",
+    )(str(rd.root), g, stage, key.depends, *args)
+    # After the call returns, Prefect has stored the result: only now is the stage done.
+    # A Cached task lands here too and restores an entry that clear_stage removed.
+    rd.mark_done(g, stage, result)
+    return result
 
 
 def _note(rd: RunDir, plan: GenerationPlan, out: dict[str, Any]) -> str:

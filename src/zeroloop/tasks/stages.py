@@ -1,6 +1,7 @@
 """Prefect tasks, one per stage. Each is thin: load config, call the stage function,
-record progress and a summary artifact, mark the stage done in the manifest, and
-return paths plus a small JSON-able summary (never arrays).
+record progress and a summary artifact, and return paths plus a small JSON-able
+summary (never arrays). The flow marks the stage done in the manifest from that
+returned result, after Prefect has stored it (see RunDir.mark_done).
 
 Every task takes `run_dir`, `generation`, `stage` and `depends`: these four make its
 cache key (see `zeroloop.tasks.cache`), so a finished stage is not redone on retry.
@@ -35,7 +36,6 @@ def _timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[dict[str,
 
 
 def _finish(run_dir: str, generation: int, stage: str, summary: dict[str, Any]) -> dict[str, Any]:
-    RunDir.at(run_dir).mark_done(generation, stage, summary)
     summary_table(stage, generation, summary)
     get_run_logger().info("%s gen %d done: %s", stage, generation, _one_line(summary))
     return summary
@@ -185,11 +185,21 @@ def evaluate_task(
 
 @task(name="promote", persist_result=True)
 def promote_task(
-    run_dir: str, generation: int, stage: str, depends: str, promote: bool, reason: str
+    run_dir: str, generation: int, stage: str, depends: str, promote: bool, reason: str, previous_best: str
 ) -> dict[str, Any]:
-    """Move the best-model pointer to this generation if it earned it."""
+    """Point the best model at this generation if it earned it, else at the one it faced.
+
+    Setting the pointer either way makes a re-run of an old generation (forced, or with
+    changed inputs) put history back in order instead of leaving a later generation's
+    pointer behind. Running at all means this generation's outcome may have changed, so
+    later generations choose their best model again.
+    """
     rd = RunDir.at(run_dir)
+    previous = rd.generation_of(previous_best)
     if promote:
         rd.set_best(generation, reason)
+    elif previous is not None and previous != rd.best_generation():
+        rd.set_best(previous, f"generation {generation} not promoted: {reason}")
+    rd.clear_pins(after=generation)
     summary = {"promoted": promote, "reason": reason, "best_generation": rd.best_generation()}
     return _finish(run_dir, generation, "promote", summary)
