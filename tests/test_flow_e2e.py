@@ -26,7 +26,8 @@ def test_two_generations_then_cached_rerun(tmp_path: Path) -> None:
         assert (run_dir / "models" / f"{gen}.zlm").exists()
         assert (run_dir / "eval" / f"{gen}.json").exists()
         assert manifest[gen]["selfplay"]["summary"]["games"] >= 16
-    assert json.loads((run_dir / "models" / "best.json").read_text())["generation"] in (0, 1, 2)
+    # Gating is off in the tiny config: every generation is promoted, so the last is best.
+    assert json.loads((run_dir / "models" / "best.json").read_text())["generation"] == 2
     assert "gen-0002" in first.stdout  # the status table
 
     # Running again finds every stage in Prefect's cache: nothing is recomputed.

@@ -213,9 +213,10 @@ def gtp(
 ) -> None:
     """Speak GTP on stdin/stdout (for HexGUI and other Hex tools).
 
-    Commands: boardsize, clear_board, play, genmove, undo, showboard, name, version,
-    protocol_version, known_command, list_commands, final_score, set_swap, quit.
-    Colours b/black (top-bottom) and w/white (left-right); cells like c3; swap-pieces.
+    Commands: boardsize, clear_board, play (either colour), genmove, undo, showboard,
+    name, version, protocol_version, known_command, list_commands, final_score,
+    time_left, param_game, set_swap, hexgui-analyze_commands, quit. Colours b/black
+    (top-bottom) and w/white (left-right); cells like c3; swap-pieces as HexGUI plays it.
 
     Example: zeroloop gtp --model runs/quick/models/gen-0005.zlm --sims 200
     """
