@@ -253,7 +253,7 @@ def test_equal_strength_candidate_is_rarely_promoted() -> None:
     assert rate(lcb, wins) < 0.065  # exact value 0.052 (docs/evaluation.md)
     assert rate(point, wins) > 0.15  # exact value 0.191
     # And it still promotes a clearly stronger candidate (70% wins) nearly always.
-    assert rate(lcb, rng.binomial(games, 0.7, size=2_000)) > 0.95
+    assert rate(lcb, rng.binomial(games, 0.7, size=2_000)) > 0.9  # exact value 0.954
 
 
 def test_run_evaluation_writes_json_and_ladder(tmp_path: Path) -> None:
