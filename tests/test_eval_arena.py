@@ -332,6 +332,16 @@ def test_model_agent_plays_a_short_match(tmp_path: Path) -> None:
     other = build_agent("model:random@4", cfg.game, cfg.mcts, cfg.eval, cfg.model, batch_size=4, seed=5)
     assert other._select is agent._select
     assert len(model_agent._SELECT_CACHE) >= 1
+    # The net searching with PUCT is deterministic: without openings the three games
+    # with the candidate as black are one game, and so are the three as white, and the
+    # evaluation counts each once (same search, so nothing is compiled again).
+    no_openings = load_config(
+        None, ["game.board_size=3", "eval.batch_size=4", "eval.opening_plies=0", *TINY_NET]
+    )
+    s = run_evaluation(no_openings, "model:random@4", "model:random@4", tmp_path / "e.json", num_games=6)
+    assert (s.games, s.replays, s.black_games, s.white_games) == (2, 4, 1, 1)
+    rows = json.loads((tmp_path / "e.json").read_text())["games_played"]
+    assert [r["replay_of"] for r in rows] == [None, None, 0, 1, 0, 1]
 
 
 def test_arena_worker_without_ray() -> None:

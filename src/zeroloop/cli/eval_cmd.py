@@ -159,6 +159,9 @@ def evaluate(
     err_console.print()
     console.print(_summary_table(summary.to_dict()))
     console.print(summary.reason)
+    replays = summary.replays + sum(m["replays"] for m in summary.references)
+    if replays:
+        console.print(f"{replays} game(s) replayed an earlier game and were not counted again")
     console.print(f"wrote {out}")
     if run_dir is not None:
         console.print(ladder_table(load_ladder(run_dir)))
