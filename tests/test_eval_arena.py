@@ -351,6 +351,9 @@ def test_arena_worker_without_ray() -> None:
     worker = ArenaWorker(cfg.model_dump(mode="json"), AgentSpec("random"), AgentSpec("mcts", 10), seed=0)
     rows = worker.play(schedule_games(4, 3, 1, 0))
     assert [r["index"] for r in rows] == [0, 1, 2, 3]
+    assert [r["a_color"] for r in rows] == [0, 1, 0, 1]
+    for row in rows:
+        assert winner(replay(3, row["moves"])[-1]) == row["winner"]
 
 
 def test_match_on_ray_workers(tmp_path: Path) -> None:
