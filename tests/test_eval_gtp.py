@@ -350,3 +350,28 @@ def test_any_exception_is_an_error_answer_not_the_end() -> None:
     assert replies[1] == "= "
     assert replies[2] == "?7 internal error: model file vanished"
     assert replies[3].startswith("= \n") and replies[4] == "= "
+
+
+def test_game_moves_maps_hexgui_positions_to_our_games() -> None:
+    import numpy as np
+
+    from zeroloop.evaluation.gtp_position import game_moves
+    from zeroloop.games.board import replay, transpose_swap_board
+
+    n = 4
+    # Direct: black c1, white b2, black a4 with white to move.
+    assert game_moves([2, 12], [5], 1, n) == ([2, 5, 12], False)
+    # As many stones, white to move: transposed with colours exchanged.
+    moves, transposed = game_moves([2], [5], 1, n)
+    assert transposed and moves == [5, 8]  # b2 stays, c1 (row 0, col 2) becomes a3 (row 2, col 0)
+    hexgui = np.zeros((n, n), np.int8)
+    hexgui.flat[2], hexgui.flat[5] = 1, -1
+    np.testing.assert_array_equal(replay(n, moves)[-1], transpose_swap_board(hexgui))
+    # After HexGUI's swap of black c1, with white a2 and black b2 played since, white to move:
+    moves, transposed = game_moves([2, 5], [4], 1, n, swapped_first=2)
+    assert transposed and moves == [2, n * n, 1, 5]
+    hexgui = np.zeros((n, n), np.int8)
+    hexgui.flat[[2, 5]], hexgui.flat[4] = 1, -1
+    np.testing.assert_array_equal(replay(n, moves, swap=True)[-1], transpose_swap_board(hexgui))
+    # Two black stones more than white: no game gets there.
+    assert game_moves([0, 1, 2], [5], 0, n) is None and game_moves([0, 1, 2], [5], 1, n) is None

@@ -39,13 +39,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import NamedTuple, TextIO
 
 import numpy as np
 
 from zeroloop.config.game import GameConfig
 from zeroloop.evaluation.agents import Agent, legal_moves
+from zeroloop.evaluation.gtp_position import board_text, game_moves
 from zeroloop.games.board import transpose_move
 from zeroloop.games.board import winner as board_winner
 from zeroloop.games.trmph import TrmphError, cell_name, parse_cell
@@ -77,42 +78,6 @@ class Played(NamedTuple):
     colour: int
     move: int
     to_move_before: int
-
-
-def board_text(board: np.ndarray, last: str | None = None) -> str:
-    """Plain-text picture of an int8 [N, N] board (+1 black X, -1 white O).
-
-    Each row is shifted half a cell right, as on a Hex board. Letters (columns) mark
-    black's edges, top and bottom; numbers (rows) white's, left and right.
-    """
-    n = board.shape[0]
-    w = len(str(n))
-    letters = " ".join(chr(97 + c) for c in range(n))
-    marks = {1: "X", -1: "O", 0: "."}
-    lines = [" " * (w + 1) + letters]
-    for r in range(n):
-        row = " ".join(marks[int(v)] for v in board[r])
-        lines.append(" " * r + f"{r + 1:>{w}} {row} {r + 1}")
-    lines.append(" " * (n + w) + letters)
-    if last:
-        lines.append(f"last move: {last}")
-    return "\n".join(lines)
-
-
-def _interleave(black: Sequence[int], white: Sequence[int], to_move: int) -> list[int] | None:
-    """Black and white stones as one alternating game (black first) with `to_move` to move.
-
-    None when the counts do not allow it: black must have as many stones as white
-    (black to move) or one more (white to move).
-    """
-    if len(black) - len(white) != to_move:
-        return None
-    out: list[int] = []
-    for i, b in enumerate(black):
-        out.append(b)
-        if i < len(white):
-            out.append(white[i])
-    return out
 
 
 class GtpEngine:
@@ -205,33 +170,18 @@ class GtpEngine:
     def agent_moves(self, colour: int) -> tuple[list[int], bool]:
         """The position with `colour` to move as a move list the agent can replay.
 
-        Returns (moves in our board frame, transposed). Our games alternate from black
-        and a swap mirrors the first stone, so the position is handed over as is when
-        the stone counts allow an alternating game, and otherwise transposed with the
-        colours exchanged (the same game for the other side). After HexGUI's swap the
-        position always is that transposed game, opened by [first stone, swap]; with
-        `transposed` the agent's answer is transposed back. Raises GtpError for stone
-        counts no game reaches (e.g. two black stones more than white).
+        Returns (moves in our board frame, transposed); see `gtp_position.game_moves`.
+        Raises GtpError for stone counts no game reaches.
         """
         black, white = self.stones(0), self.stones(1)
-        t = lambda cells: [transpose_move(c, self.n) for c in cells]  # noqa: E731
-        if self.swapped():
-            first = self.history[0].move
-            # Black's first stone is white's after our swap: keep it out of the rest.
-            rest = _interleave(t(white), t([c for c in black if c != first]), 1 - colour)
-            if rest is not None:
-                return [first, self.swap_action, *rest], True
-        else:
-            direct = _interleave(black, white, colour)
-            if direct is not None:
-                return direct, False
-            mirrored = _interleave(t(white), t(black), 1 - colour)
-            if mirrored is not None:
-                return mirrored, True
-        raise GtpError(
-            f"cannot generate a move: {len(black)} black and {len(white)} white stones with "
-            f"{COLOUR_NAMES[colour]} to move is not a position of a game"
-        )
+        first = self.history[0].move if self.swapped() else None
+        found = game_moves(black, white, colour, self.n, swapped_first=first)
+        if found is None:
+            raise GtpError(
+                f"cannot generate a move: {len(black)} black and {len(white)} white stones with "
+                f"{COLOUR_NAMES[colour]} to move is not a position of a game"
+            )
+        return found
 
     # ---- commands ---------------------------------------------------------------------
 
