@@ -8,6 +8,7 @@ import pytest
 
 from zeroloop.evaluation.ladder import (
     Ladder,
+    LadderError,
     MatchRecord,
     fit_ratings,
     ladder_path,
@@ -102,3 +103,54 @@ def test_ladder_add_and_fit() -> None:
     ladder.add("mcts:200", "random", 19, 1)
     ladder.fit()
     assert ladder.sorted_ratings()[0].name == "mcts:200"
+
+
+def test_recording_an_evaluation_again_replaces_it(tmp_path: Path) -> None:
+    """Records are keyed by (generation, stage, players): a rerun does not count twice."""
+    first = record_results(
+        tmp_path, [("gen-1", "random", 15, 5, "e1"), ("gen-1", "mcts:50", 2, 8, "e1")], 1, "evaluate"
+    )
+    before = {n: (r.games, r.elo, r.stderr) for n, r in first.ratings.items()}
+    again = record_results(
+        tmp_path, [("gen-1", "random", 15, 5, "e1"), ("gen-1", "mcts:50", 2, 8, "e1")], 1, "evaluate"
+    )
+    assert {n: (r.games, r.elo, r.stderr) for n, r in again.ratings.items()} == before
+    assert len(load_ladder(tmp_path).results) == 2
+    # A changed evaluation of the same generation replaces the old one, even with other
+    # players (here the mcts:50 match is gone and a new opponent came).
+    changed = record_results(
+        tmp_path, [("gen-1", "random", 12, 8, "e1"), ("gen-1", "gen-0", 6, 4, "e1")], 1, "evaluate"
+    )
+    assert {(r.b, r.a_wins) for r in changed.results} == {("random", 12), ("gen-0", 6)}
+    # Another generation, or another stage, adds its own records.
+    record_results(tmp_path, [("gen-2", "random", 18, 2, "e2")], 2, "evaluate")
+    record_results(tmp_path, [("gen-2", "random", 9, 1, "m")], None, "match:m.json")
+    ladder = load_ladder(tmp_path)
+    assert len(ladder.results) == 4 and ladder.ratings["gen-2"].games == 30
+    data = json.loads(ladder_path(tmp_path).read_text())
+    assert data["version"] == 2 and {r["stage"] for r in data["results"]} == {"evaluate", "match:m.json"}
+    # Without a stage (a caller that asks for plain appends) results accumulate.
+    record_results(tmp_path, [("x", "y", 1, 0, "")])
+    record_results(tmp_path, [("x", "y", 1, 0, "")])
+    assert load_ladder(tmp_path).ratings["x"].games == 2
+
+
+def test_same_pair_twice_in_one_evaluation_keeps_the_last(tmp_path: Path) -> None:
+    ladder = record_results(tmp_path, [("a", "b", 3, 1, ""), ("b", "a", 2, 2, "")], 1, "evaluate")
+    assert [(r.a, r.b, r.a_wins) for r in ladder.results] == [("b", "a", 2)]
+
+
+def test_version_1_ladder_still_loads(tmp_path: Path) -> None:
+    path = ladder_path(tmp_path)
+    path.parent.mkdir(parents=True)
+    old = {"version": 1, "anchor": "random", "prior_games": 1.0}
+    old["results"] = [{"a": "gen-1", "b": "random", "a_wins": 3, "b_wins": 1, "source": "s", "time": 1.0}]
+    path.write_text(json.dumps(old))
+    ladder = record_results(tmp_path, [("gen-2", "random", 3, 1, "")], 2, "evaluate")
+    assert [(r.a, r.generation, r.stage) for r in ladder.results] == [
+        ("gen-1", None, ""),
+        ("gen-2", 2, "evaluate"),
+    ]
+    path.write_text(json.dumps({"version": 7}))
+    with pytest.raises(LadderError, match="not an Elo ladder"):
+        load_ladder(tmp_path)

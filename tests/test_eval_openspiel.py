@@ -87,7 +87,7 @@ def test_swap_pieces_mirrors_the_stone() -> None:
 def test_mcts_agent_plays_legal_moves_and_wins_in_one() -> None:
     n = 3
     agent = OpenSpielMCTSAgent(n, swap=False, simulations=50, seed=0)
-    assert agent.name == "mcts:50"
+    assert agent.name == "mcts:50:c2:r1"
     # Black has a1, a2; a3 wins at once (white to move elsewhere first).
     moves = [0, 4, 3, 8]
     assert agent.choose_moves([moves])[0] == 6

@@ -65,3 +65,18 @@ def test_match_stats_maps_interval_through_elo() -> None:
     perfect = match_stats(10, 10)
     assert perfect.elo is None and perfect.elo_high is None  # unbounded: JSON null
     assert perfect.elo_low == pytest.approx(elo_from_win_rate(1 - 0.277533), abs=0.05)
+
+
+def test_one_sided_lower_bound() -> None:
+    from zeroloop.evaluation.stats import promotion_probability, wilson_interval, wilson_lower_bound
+
+    # One-sided at 0.95 is the lower end of the two-sided 0.90 interval.
+    assert wilson_lower_bound(40, 64, 0.95) == pytest.approx(wilson_interval(40, 64, 0.90)[0])
+    assert wilson_lower_bound(40, 64, 0.95) == pytest.approx(0.5223, abs=1e-4)
+    assert wilson_lower_bound(36, 64, 0.5) == 36 / 64  # z = 0: the point estimate
+    assert wilson_lower_bound(0, 10, 0.95) == 0.0 and wilson_lower_bound(3, 0, 0.95) == 0.0
+    with pytest.raises(ValueError):
+        wilson_lower_bound(1, 2, 0.4)
+    # Exact promotion rates of equals at 64 games: point estimate vs 0.55, and the bound.
+    assert promotion_probability(0.5, 64, 0.55, 0.5) == pytest.approx(0.1909, abs=1e-4)
+    assert promotion_probability(0.5, 64, 0.5, 0.95) == pytest.approx(0.0517, abs=1e-4)

@@ -48,7 +48,7 @@ def test_two_generations_then_cached_and_forced_reruns(tmp_path: Path) -> None:
         assert (run_dir / "models" / f"{gen}.zlm").exists()
         assert (run_dir / "eval" / f"{gen}.json").exists()
         assert manifest[gen]["selfplay"]["summary"]["games"] >= 16
-    # Gating is off in the tiny config: every new model is promoted.
+    # Gating is off in the tiny config: every generation is promoted, so the last is best.
     assert json.loads((run_dir / "models" / "best.json").read_text())["generation"] == 2
     assert "gen-0002" in first.stdout  # the status table
 

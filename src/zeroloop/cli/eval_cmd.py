@@ -159,6 +159,9 @@ def evaluate(
     err_console.print()
     console.print(_summary_table(summary.to_dict()))
     console.print(summary.reason)
+    replays = summary.replays + sum(m["replays"] for m in summary.references)
+    if replays:
+        console.print(f"{replays} game(s) replayed an earlier game and were not counted again")
     console.print(f"wrote {out}")
     if run_dir is not None:
         console.print(ladder_table(load_ladder(run_dir)))
@@ -213,9 +216,10 @@ def gtp(
 ) -> None:
     """Speak GTP on stdin/stdout (for HexGUI and other Hex tools).
 
-    Commands: boardsize, clear_board, play, genmove, undo, showboard, name, version,
-    protocol_version, known_command, list_commands, final_score, set_swap, quit.
-    Colours b/black (top-bottom) and w/white (left-right); cells like c3; swap-pieces.
+    Commands: boardsize, clear_board, play (either colour), genmove, undo, showboard,
+    name, version, protocol_version, known_command, list_commands, final_score,
+    time_left, param_game, set_swap, hexgui-analyze_commands, quit. Colours b/black
+    (top-bottom) and w/white (left-right); cells like c3; swap-pieces as HexGUI plays it.
 
     Example: zeroloop gtp --model runs/quick/models/gen-0005.zlm --sims 200
     """

@@ -10,15 +10,30 @@ from zeroloop.config.base import Section
 class EvalConfig(Section):
     num_games: int = Field(64, ge=0, description="Arena games per evaluation (0 = skip).")
     num_simulations: int = Field(32, ge=1, description="Search budget of both sides.")
-    gating: bool = Field(False, description="Promote only when the win rate reaches threshold.")
+    gating: bool = Field(
+        False,
+        description="Promote only when the win rate's lower confidence bound reaches gating_threshold.",
+    )
     gating_threshold: float = Field(
-        0.55, gt=0, lt=1, description="Win rate the candidate needs to be promoted when gating is on."
+        0.5,
+        gt=0,
+        lt=1,
+        description="Win rate the candidate must be shown to reach (at gating_confidence) to be promoted.",
+    )
+    gating_confidence: float = Field(
+        0.95,
+        ge=0.5,
+        lt=1,
+        description="Gating promotes when the one-sided Wilson lower bound of the win rate at this "
+        "level reaches gating_threshold; 0.5 compares the point estimate (docs/evaluation.md gives "
+        "the false-promotion rates).",
     )
     opening_plies: int = Field(
         1,
         ge=0,
         le=8,
-        description="Random plies that open each game; each opening is played twice, colours swapped.",
+        description="Random plies that open each game (drawn without replacement, lengthened when the "
+        "board has fewer openings than the match has pairs); each opening is played twice, colours swapped.",
     )
     batch_size: int = Field(32, ge=1, description="Games a worker plays in lock-step (one search batch).")
     num_workers: int = Field(

@@ -11,14 +11,22 @@ A spec is a short string that names an agent and is cheap to send to a Ray worke
     random              uniform over legal moves
     mcts:200            OpenSpiel MCTSBot, 200 simulations, random rollouts
     mcts:200:1.4        ... with UCT constant 1.4
+    mcts:200:1.4:4      ... and 4 rollouts per leaf (default eval.mcts_rollouts)
+    mcts:200:c1.4:r4    the same, as the ladder writes it
     model:PATH          our model file at eval.num_simulations
     model:PATH@64       ... at 64 simulations
     PATH[@64]           a path to an existing model file is a model spec too
     model:random[@N]    a random-weights network (tests, GTP smoke runs)
+
+A spec's `name` identifies the player on the Elo ladder fully, so that two different
+players never share a rating: `mcts:200:c2:r1` (simulations, UCT constant, rollouts),
+`gen-0003.1a2b3c4d@32` (file stem, the first 8 hex digits of the file's SHA-256, and
+the search budget).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,18 +82,42 @@ class AgentSpec:
     path: str | None = None  # model file; None with kind 'model' = random weights
     uct_c: float = 2.0
     label: str | None = None  # ladder name override
+    rollouts: int | None = None  # MCTS rollouts per leaf; None = eval.mcts_rollouts
+    digest: str | None = None  # model file: first 8 hex digits of its SHA-256
 
     @property
     def name(self) -> str:
-        """The ladder name: `random`, `mcts:200`, `<model stem>@<sims>`."""
+        """The ladder name: `random`, `mcts:200:c2:r1`, `<model stem>.<digest>@<sims>`."""
         if self.label:
             return self.label
         if self.kind == "random":
             return "random"
         if self.kind == "mcts":
-            return f"mcts:{self.simulations}"
+            return f"mcts:{self.simulations}:c{self.uct_c:g}:r{self.rollouts or 1}"
         stem = Path(self.path).stem if self.path else "random-net"
+        if self.digest:
+            stem = f"{stem}.{self.digest}"
         return f"{stem}@{self.simulations}" if self.simulations else stem
+
+
+def file_digest(path: str | Path) -> str:
+    """First 8 hex digits of the SHA-256 of a file's bytes (what names a model file)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:8]
+
+
+def is_deterministic(spec: AgentSpec, mcts: MctsConfig) -> bool:
+    """Does this agent always answer a position with the same move?
+
+    Our model with PUCT (root noise is off in evaluation) or with Gumbel at
+    `gumbel_scale = 0` does; uniform random and OpenSpiel's MCTS (random rollouts) do
+    not. Two deterministic agents replay a game exactly whenever they meet in the same
+    position, which `zeroloop.evaluation.match.find_replays` uses.
+    """
+    return spec.kind == "model" and (mcts.mode == "puct" or mcts.gumbel_scale == 0)
 
 
 class AgentSpecError(ValueError):
@@ -101,14 +133,16 @@ def parse_agent_spec(text: str | Path | AgentSpec) -> AgentSpec:
         return AgentSpec("random")
     if s.startswith("mcts:"):
         parts = s.split(":")[1:]
+        usage = f"{s!r}: expected mcts:SIMS[:UCT_C[:ROLLOUTS]] with SIMS, ROLLOUTS >= 1"
         try:
             sims = int(parts[0])
-            uct_c = float(parts[1]) if len(parts) > 1 else 2.0
+            uct_c = float(parts[1].removeprefix("c")) if len(parts) > 1 else 2.0
+            rollouts = int(parts[2].removeprefix("r")) if len(parts) > 2 else None
         except (ValueError, IndexError):
-            raise AgentSpecError(f"{s!r}: expected mcts:SIMS or mcts:SIMS:UCT_C") from None
-        if sims < 1 or len(parts) > 2:
-            raise AgentSpecError(f"{s!r}: expected mcts:SIMS or mcts:SIMS:UCT_C with SIMS >= 1")
-        return AgentSpec("mcts", simulations=sims, uct_c=uct_c)
+            raise AgentSpecError(usage) from None
+        if sims < 1 or len(parts) > 3 or (rollouts is not None and rollouts < 1):
+            raise AgentSpecError(usage)
+        return AgentSpec("mcts", simulations=sims, uct_c=uct_c, rollouts=rollouts)
     body = s.removeprefix("model:")
     sims = None
     head, at, tail = body.rpartition("@")
@@ -119,9 +153,10 @@ def parse_agent_spec(text: str | Path | AgentSpec) -> AgentSpec:
     if not Path(body).is_file():
         what = "no such model file" if s.startswith("model:") else "not an opponent spec"
         raise AgentSpecError(
-            f"{s!r}: {what} (specs: random, mcts:SIMS[:UCT_C], model:PATH[@SIMS], model:random[@SIMS])"
+            f"{s!r}: {what} (specs: random, mcts:SIMS[:UCT_C[:ROLLOUTS]], model:PATH[@SIMS], "
+            "model:random[@SIMS])"
         )
-    return AgentSpec("model", simulations=sims, path=body)
+    return AgentSpec("model", simulations=sims, path=body, digest=file_digest(body))
 
 
 def build_agent(
@@ -150,7 +185,7 @@ def build_agent(
             game.swap,
             spec.simulations or 100,
             uct_c=spec.uct_c,
-            rollouts=eval_config.mcts_rollouts,
+            rollouts=spec.rollouts or eval_config.mcts_rollouts,
             seed=seed,
         )
     from zeroloop.evaluation.model_agent import ModelAgent

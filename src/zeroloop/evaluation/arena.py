@@ -3,11 +3,13 @@
 `run_evaluation` plays `eval.num_games` games between the candidate (the newly
 trained model) and the opponent (the best model so far, or a reference opponent),
 colours alternated and openings varied (`zeroloop.evaluation.match`), on Ray arena
-workers when `eval.num_workers > 0` and in this process otherwise. It reports the
-candidate's win rate with its Wilson interval and the Elo difference with its
-interval, decides promotion (gating), writes everything to `out_path` atomically,
-and, given the run directory, records the results on the run's Elo ladder, playing
-the reference opponents of `eval.references` first.
+workers when `eval.num_workers > 0` and in this process otherwise. Between two
+deterministic agents, a game that replays an earlier one is counted once. It reports
+the candidate's win rate with its Wilson interval and the Elo difference with its
+interval, decides promotion (gating on a lower confidence bound), writes everything
+to `out_path` atomically, and, given the run directory, records the results on the
+run's Elo ladder (replacing the records of an earlier evaluation of the same
+generation), playing the reference opponents of `eval.references` first.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ from typing import Any
 from zeroloop.config import ZeroloopConfig
 from zeroloop.config.evaluation import EvalConfig
 from zeroloop.data.atomic import write_json_atomic
-from zeroloop.evaluation.agents import Agent, AgentSpec, build_agent, parse_agent_spec
+from zeroloop.evaluation.agents import Agent, AgentSpec, build_agent, is_deterministic, parse_agent_spec
 from zeroloop.evaluation.ladder import record_results
-from zeroloop.evaluation.match import GameResult, Progress, play_games, schedule_games
-from zeroloop.evaluation.stats import match_stats
+from zeroloop.evaluation.match import GameResult, Progress, find_replays, play_games, schedule_games
+from zeroloop.evaluation.stats import match_stats, wilson_lower_bound
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class MatchSummary:
     black_wins: int
     white_games: int
     white_wins: int
+    replays: int = 0  # games played but not counted: exact replays of an earlier game
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,28 +95,58 @@ class EvalSummary:
     # Reference opponents left out because their model file is damaged or unreadable:
     # [{"source", "reason"}]; the rest of the ladder is still played.
     skipped_references: list[dict[str, str]] = field(default_factory=list)
+    replays: int = 0
+    gating_confidence: float = 0.5
+    gating_bound: float | None = None  # the win rate's lower bound that gating compared
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def gating_decision(win_rate: float, games: int, config: EvalConfig) -> tuple[bool, str]:
-    """Promote the candidate? Always with gating off (AlphaZero, KataGo); else at threshold."""
+def gating_decision(wins: int, games: int, config: EvalConfig) -> tuple[bool, str]:
+    """Promote the candidate? Always with gating off (AlphaZero, KataGo).
+
+    With gating on: when the one-sided Wilson lower bound of the win rate at
+    `eval.gating_confidence` reaches `eval.gating_threshold`, i.e. when the match shows
+    (at that confidence) that the candidate wins at least that often. At the defaults
+    (0.95, 0.5) a candidate exactly as strong as the best model is promoted about 5%
+    of the time whatever the number of games; comparing the point estimate with 0.55
+    (the old rule, `gating_confidence: 0.5`) promoted it 19% of the time at 64 games.
+    """
+    rate = wins / games if games else 0.5
     if games == 0:
         return True, "no games played: the candidate is promoted"
     if not config.gating:
-        return True, f"gating off: always promote (win rate {win_rate:.3f})"
-    if win_rate >= config.gating_threshold:
-        return True, f"win rate {win_rate:.3f} >= threshold {config.gating_threshold}"
-    return False, f"win rate {win_rate:.3f} < threshold {config.gating_threshold}"
+        return True, f"gating off: always promote (win rate {rate:.3f})"
+    bound = wilson_lower_bound(wins, games, config.gating_confidence)
+    what = (
+        f"win rate {rate:.3f} ({wins}/{games})"
+        if config.gating_confidence == 0.5
+        else f"win rate {rate:.3f} ({wins}/{games}), {config.gating_confidence:.0%} lower bound {bound:.3f}"
+    )
+    if bound >= config.gating_threshold:
+        return True, f"{what} >= threshold {config.gating_threshold}"
+    return False, f"{what} < threshold {config.gating_threshold}"
 
 
-def summarise(a: str, b: str, results: Sequence[GameResult], confidence: float) -> MatchSummary:
-    """A's wins, win rate, Elo and intervals, and A's results by colour."""
-    wins = sum(r.a_won for r in results)
-    stats = match_stats(wins, len(results), confidence)
-    black = [r for r in results if r.a_color == 0]
-    white = [r for r in results if r.a_color == 1]
+def summarise(
+    a: str,
+    b: str,
+    results: Sequence[GameResult],
+    confidence: float,
+    replays: dict[int, int] | None = None,
+) -> MatchSummary:
+    """A's wins, win rate, Elo and intervals, and A's results by colour.
+
+    replays: {game index: index of the game it replays} (`find_replays`); those games
+    are left out of every count, so a replayed game counts once.
+    """
+    replays = replays or {}
+    counted = [r for r in results if r.index not in replays]
+    wins = sum(r.a_won for r in counted)
+    stats = match_stats(wins, len(counted), confidence)
+    black = [r for r in counted if r.a_color == 0]
+    white = [r for r in counted if r.a_color == 1]
     return MatchSummary(
         a=a,
         b=b,
@@ -130,6 +163,7 @@ def summarise(a: str, b: str, results: Sequence[GameResult], confidence: float) 
         black_wins=sum(r.a_won for r in black),
         white_games=len(white),
         white_wins=sum(r.a_won for r in white),
+        replays=len(results) - len(counted),
     )
 
 
@@ -155,11 +189,30 @@ class AgentPool:
 
 
 def resolve_spec(spec: str | os.PathLike[str] | AgentSpec, config: EvalConfig) -> AgentSpec:
-    """Parse a spec and give a model its evaluation budget, so its ladder name says it."""
+    """Parse a spec and fill in the budgets the config gives it, so its ladder name says them.
+
+    A model gets `eval.num_simulations`, OpenSpiel's MCTS `eval.mcts_rollouts`, unless
+    the spec names its own.
+    """
     parsed = parse_agent_spec(spec)
     if parsed.kind == "model" and parsed.simulations is None:
         parsed = replace(parsed, simulations=config.num_simulations)
+    if parsed.kind == "mcts" and parsed.rollouts is None:
+        parsed = replace(parsed, rollouts=config.mcts_rollouts)
     return parsed
+
+
+def match_replays(
+    config: ZeroloopConfig, a: AgentSpec, b: AgentSpec, results: Sequence[GameResult]
+) -> dict[int, int]:
+    """`find_replays` when both agents are deterministic; nothing otherwise.
+
+    A stochastic agent that plays the same game twice has made two independent
+    draws, which count as two games.
+    """
+    if not (is_deterministic(a, config.mcts) and is_deterministic(b, config.mcts)):
+        return {}
+    return find_replays(results, config.game.board_size, config.game.swap)
 
 
 def play_match(
@@ -186,8 +239,13 @@ def play_match(
     )
 
 
-def game_rows(results: Sequence[GameResult], board_size: int) -> list[dict[str, Any]]:
-    """JSON rows of a match's games, with a TRMPH record for people and other tools."""
+def game_rows(
+    results: Sequence[GameResult], board_size: int, replays: dict[int, int] | None = None
+) -> list[dict[str, Any]]:
+    """JSON rows of a match's games, with a TRMPH record for people and other tools.
+
+    `replay_of` is the index of the game a row replays (not counted), else null.
+    """
     from zeroloop.games.trmph import format_record
 
     return [
@@ -196,6 +254,7 @@ def game_rows(results: Sequence[GameResult], board_size: int) -> list[dict[str, 
             "candidate_color": COLOR_NAMES[r.a_color],
             "winner": COLOR_NAMES[r.winner],
             "candidate_won": r.a_won,
+            "replay_of": (replays or {}).get(r.index),
             "opening_plies": r.opening_plies,
             "moves": list(r.moves),
             "record": format_record(board_size, r.moves, r.winner),
@@ -215,6 +274,7 @@ def run_evaluation(
     generation: int | None = None,
     references: Sequence[str] | None = None,
     progress: Progress | None = None,
+    stage: str | None = None,
 ) -> EvalSummary:
     """Evaluate `candidate` against `opponent` and write the result JSON atomically.
 
@@ -226,6 +286,9 @@ def run_evaluation(
         (`RUN_DIR/eval/elo.json`), and the candidate also plays each of `references`
         (default `eval.references`) `eval.reference_games` times.
     progress: called as progress(games_done, games_total) across all matches.
+    stage: the ladder key of these matches with `generation` (default `evaluate` for a
+        generation, `match:<out_path>` otherwise); recording again under the same key
+        replaces the earlier records instead of adding to them.
     """
     start = time.perf_counter()
     cfg = config.eval
@@ -248,14 +311,16 @@ def run_evaluation(
         play_match(config, cand, opp, n_main, cfg.seed, pool, sub_progress) if opp is not None else []
     )
     done_before += n_main
-    main = summarise(cand.name, opp.name if opp else "", main_results, cfg.confidence)
-    ref_matches: list[tuple[MatchSummary, list[GameResult]]] = []
+    main_replays = match_replays(config, cand, opp, main_results) if opp is not None else {}
+    main = summarise(cand.name, opp.name if opp else "", main_results, cfg.confidence, main_replays)
+    ref_matches: list[tuple[MatchSummary, list[GameResult], dict[int, int]]] = []
     for ref in refs:
         results = play_match(config, cand, ref, cfg.reference_games, cfg.seed + 1, pool, sub_progress)
         done_before += cfg.reference_games
-        ref_matches.append((summarise(cand.name, ref.name, results, cfg.confidence), results))
+        reps = match_replays(config, cand, ref, results)
+        ref_matches.append((summarise(cand.name, ref.name, results, cfg.confidence, reps), results, reps))
 
-    promoted, reason = gating_decision(main.win_rate, main.games, cfg)
+    promoted, reason = gating_decision(main.wins, main.games, cfg)
     summary = EvalSummary(
         candidate=main.a,
         opponent=main.b,
@@ -280,8 +345,11 @@ def run_evaluation(
         out_path=str(out_path),
         seconds=time.perf_counter() - start,
         generation=generation,
-        references=[m.to_dict() for m, _ in ref_matches],
+        references=[m.to_dict() for m, _, _ in ref_matches],
         skipped_references=skipped_refs,
+        replays=main.replays,
+        gating_confidence=cfg.gating_confidence,
+        gating_bound=wilson_lower_bound(main.wins, main.games, cfg.gating_confidence) if main.games else None,
     )
     n = config.game.board_size
     write_json_atomic(
@@ -292,16 +360,17 @@ def run_evaluation(
             "opponent_spec": _spec_text(opp) if opp else None,
             "game": config.game.model_dump(mode="json"),
             "eval": cfg.model_dump(mode="json"),
-            "games_played": game_rows(main_results, n),
-            "reference_games_played": {m.b: game_rows(r, n) for m, r in ref_matches},
+            "games_played": game_rows(main_results, n, main_replays),
+            "reference_games_played": {m.b: game_rows(r, n, reps) for m, r, reps in ref_matches},
         },
     )
     if run_dir is not None:
-        matches = [(m.a, m.b, m.wins, m.games - m.wins, str(out_path)) for m, _ in ref_matches]
+        matches = [(m.a, m.b, m.wins, m.games - m.wins, str(out_path)) for m, _, _ in ref_matches]
         if main.games:
             matches.insert(0, (main.a, main.b, main.wins, main.games - main.wins, str(out_path)))
-        if matches:
-            record_results(run_dir, matches)
+        key = stage or ("evaluate" if generation is not None else f"match:{out_path}")
+        # Even with no match to record, an evaluation replaces the records of its key.
+        record_results(run_dir, matches, generation=generation, stage=key)
     return summary
 
 
@@ -333,7 +402,7 @@ def _spec_text(spec: AgentSpec) -> str:
     if spec.kind == "random":
         return "random"
     if spec.kind == "mcts":
-        return f"mcts:{spec.simulations}:{spec.uct_c}"
+        return f"mcts:{spec.simulations}:{spec.uct_c:g}:{spec.rollouts or 1}"
     return f"model:{spec.path or 'random'}" + (f"@{spec.simulations}" if spec.simulations else "")
 
 

@@ -17,6 +17,15 @@ anchor fixed; standard errors come from the inverse of the Hessian (observed Fis
 information). Players with no chain of matches to the anchor cannot be placed on the
 anchor's scale; their rating is None.
 
+Records are idempotent: each carries the generation and stage that played it, and
+`record_results` *replaces* every record of that (generation, stage) instead of
+appending. Evaluating a generation again (`--force evaluate`, a changed `eval.*` key,
+a kill between the ladder write and Prefect storing the result) therefore leaves
+the ladder holding exactly the matches of the latest evaluation, never the same
+games twice. Within one call, a record is keyed by (generation, stage, players); the
+players are an unordered pair, so a second record for the same pair replaces the
+first too.
+
 The file is written atomically (temporary name, then rename) under an exclusive lock,
 so two evaluations finishing together do not lose each other's results.
 """
@@ -40,7 +49,8 @@ from zeroloop.data.atomic import write_json_atomic
 from zeroloop.evaluation.stats import ELO_SCALE
 
 LADDER_FILE = "eval/elo.json"  # as zeroloop.rundir.RunDir.ladder_path
-LADDER_VERSION = 1
+LADDER_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1 had no generation/stage: its records are kept as they are
 DEFAULT_ANCHOR = "random"
 NAT = math.log(10.0) / ELO_SCALE  # Elo points -> natural logit units
 
@@ -59,10 +69,17 @@ class MatchRecord:
     b_wins: int
     source: str = ""
     time: float = 0.0
+    generation: int | None = None
+    stage: str = ""
 
     @property
     def games(self) -> int:
         return self.a_wins + self.b_wins
+
+    @property
+    def key(self) -> tuple[int | None, str, tuple[str, str]]:
+        """(generation, stage, players): what identifies a match on the ladder."""
+        return (self.generation, self.stage, (min(self.a, self.b), max(self.a, self.b)))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,6 +94,8 @@ class MatchRecord:
                 b_wins=int(data["b_wins"]),
                 source=str(data.get("source", "")),
                 time=float(data.get("time", 0.0)),
+                generation=None if data.get("generation") is None else int(data["generation"]),
+                stage=str(data.get("stage", "")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise LadderError(f"bad match record {data!r}: {exc}") from None
@@ -108,13 +127,42 @@ class Ladder:
     prior_games: float = 1.0
     ratings: dict[str, Rating] = field(default_factory=dict)
 
-    def add(self, a: str, b: str, a_wins: int, b_wins: int, source: str = "") -> None:
-        """Append a match result (call `fit()` afterwards to update the ratings)."""
-        self.results.append(
-            MatchRecord.from_dict(
-                {"a": a, "b": b, "a_wins": a_wins, "b_wins": b_wins, "source": source, "time": time.time()}
-            )
+    def add(
+        self,
+        a: str,
+        b: str,
+        a_wins: int,
+        b_wins: int,
+        source: str = "",
+        generation: int | None = None,
+        stage: str = "",
+    ) -> None:
+        """Add a match result, replacing a record with the same key (call `fit()` afterwards).
+
+        Records without a stage (ad hoc matches) are only ever appended.
+        """
+        rec = MatchRecord.from_dict(
+            {
+                "a": a,
+                "b": b,
+                "a_wins": a_wins,
+                "b_wins": b_wins,
+                "source": source,
+                "time": time.time(),
+                "generation": generation,
+                "stage": stage,
+            }
         )
+        if stage:
+            self.results = [r for r in self.results if r.key != rec.key]
+        self.results.append(rec)
+
+    def drop(self, generation: int | None, stage: str) -> int:
+        """Remove every record of (generation, stage); returns how many went."""
+        keep = [r for r in self.results if not (r.stage == stage and r.generation == generation)]
+        dropped = len(self.results) - len(keep)
+        self.results = keep
+        return dropped
 
     def fit(self) -> dict[str, Rating]:
         self.ratings = fit_ratings(self.results, self.anchor, self.prior_games)
@@ -137,8 +185,8 @@ class Ladder:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Ladder:
-        if not isinstance(data, dict) or data.get("version") != LADDER_VERSION:
-            raise LadderError(f"not a version-{LADDER_VERSION} Elo ladder")
+        if not isinstance(data, dict) or data.get("version") not in READABLE_VERSIONS:
+            raise LadderError(f"not an Elo ladder (versions {', '.join(map(str, READABLE_VERSIONS))})")
         ladder = cls(
             results=[MatchRecord.from_dict(r) for r in data.get("results", [])],
             anchor=str(data.get("anchor", DEFAULT_ANCHOR)),
@@ -261,14 +309,25 @@ def _locked(run_dir: Path) -> Iterator[None]:
 
 
 def record_results(
-    run_dir: str | os.PathLike[str], matches: Sequence[tuple[str, str, int, int, str]]
+    run_dir: str | os.PathLike[str],
+    matches: Sequence[tuple[str, str, int, int, str]],
+    generation: int | None = None,
+    stage: str = "",
 ) -> Ladder:
-    """Add (a, b, a_wins, b_wins, source) results to the run's ladder, refit, write atomically."""
+    """Record (a, b, a_wins, b_wins, source) results on the run's ladder, refit, write atomically.
+
+    With a `stage` (the rl-loop's `evaluate`, or an ad hoc match's output file), the
+    results replace every earlier record of (generation, stage): recording the same
+    evaluation twice leaves the ladder as after the first time. Without one they are
+    appended. The read-modify-write runs under an exclusive lock.
+    """
     run_dir = Path(run_dir)
     with _locked(run_dir):
         ladder = load_ladder(run_dir)
+        if stage:
+            ladder.drop(generation, stage)
         for a, b, a_wins, b_wins, source in matches:
-            ladder.add(a, b, a_wins, b_wins, source)
+            ladder.add(a, b, a_wins, b_wins, source, generation=generation, stage=stage)
         ladder.fit()
         write_json_atomic(ladder_path(run_dir), ladder.to_dict())
     return ladder

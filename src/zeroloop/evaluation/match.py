@@ -5,9 +5,16 @@ Fairness comes from two habits:
 * colours alternate: games come in pairs that share an opening, agent A playing
   black in the first and white in the second, so neither agent profits from the
   first-move advantage (large in Hex) or from a lucky opening;
-* openings vary: each pair starts from `opening_plies` random stones (distinct
-  openings while there are enough of them), so two deterministic agents do not play
-  the same game over and over.
+* openings vary: each pair starts from its own random opening, drawn without
+  replacement, so two deterministic agents do not play the same game over and over.
+  When the board has fewer openings of `opening_plies` stones than the match has
+  pairs (25 one-stone openings at 5x5 for the 32 pairs of 64 games), the openings
+  are extended by a ply, and again, until there are enough (600 two-stone openings
+  at 5x5).
+
+Games that still replay an earlier one (two deterministic agents that reach the same
+position with the same agent to move play the same continuation) are found by
+`find_replays`, so the statistics can count them once.
 
 All games of a batch advance together: each round, the positions where A is to move
 go to A in one `choose_moves` call and the others to B. A model agent answers a
@@ -69,19 +76,50 @@ class GameResult:
         )
 
 
-def make_openings(count: int, board_size: int, plies: int, rng: np.random.Generator) -> list[tuple[int, ...]]:
-    """`count` openings of `plies` random cells (board frame), distinct while possible.
+_ENUMERATE_LIMIT = 50_000  # openings pools up to this size are listed; larger ones sampled
 
-    When the board has fewer distinct openings than asked for, all of them are used
-    (in random order) and then repeated. No opening ends the game (only possible on
-    tiny boards), and openings never contain the swap.
+
+def _opening_pool(board_size: int, plies: int) -> list[tuple[int, ...]] | None:
+    """Every undecided opening of `plies` stones, or None when there are too many to list."""
+    cells = board_size * board_size
+    if math.perm(cells, plies) > _ENUMERATE_LIMIT:
+        return None
+    pool = list(itertools.permutations(range(cells), plies))
+    # A win needs N stones of one colour, so shorter openings need no check.
+    return pool if plies < board_size else [o for o in pool if not _decided(o, board_size)]
+
+
+def opening_plies_for(count: int, board_size: int, plies: int) -> int:
+    """The fewest plies >= `plies` that give at least `count` distinct undecided openings.
+
+    `plies = 0` stays 0 (no openings asked for). On boards too small to have `count`
+    openings at any length, the longest length tried (all cells but one) is returned.
     """
+    if plies == 0:
+        return 0
+    cells = board_size * board_size
+    p = plies
+    while p < cells - 1:
+        pool = _opening_pool(board_size, p)
+        if pool is None or len(pool) >= count:
+            return p
+        p += 1
+    return p
+
+
+def make_openings(count: int, board_size: int, plies: int, rng: np.random.Generator) -> list[tuple[int, ...]]:
+    """`count` distinct openings (board frame) of `opening_plies_for(count, ...)` random cells.
+
+    Drawn without replacement: no two are equal while the board has `count` openings of
+    some length; only a board too small for that (e.g. 2x2) uses all it has and then
+    repeats them. No opening ends the game, and openings never contain the swap.
+    """
+    plies = opening_plies_for(count, board_size, plies)
     if plies == 0:
         return [()] * count
     cells = board_size * board_size
-    total = math.perm(cells, plies)
-    if total <= 50_000:
-        pool = [o for o in itertools.permutations(range(cells), plies) if not _decided(o, board_size)]
+    pool = _opening_pool(board_size, plies)
+    if pool is not None:
         order = rng.permutation(len(pool))
         return [pool[order[i % len(pool)]] for i in range(count)]
     seen: set[tuple[int, ...]] = set()
@@ -110,6 +148,35 @@ def schedule_games(num_games: int, board_size: int, opening_plies: int, seed: in
     rng = np.random.default_rng(seed)
     openings = make_openings((num_games + 1) // 2, board_size, opening_plies, rng)
     return [ArenaGame(index=i, opening=openings[i // 2], a_color=i % 2) for i in range(num_games)]
+
+
+def find_replays(results: Sequence[GameResult], board_size: int, swap: bool = False) -> dict[int, int]:
+    """Games that replay an earlier one: {index of the replay: index of the first game}.
+
+    Game g replays game f (earlier in `results`) when, after both openings, g reaches a
+    position f went through, with the same agent to move (same `a_color`, same ply),
+    and every move from there on is the same in both. Between deterministic agents
+    that is what always happens once two games meet, and the two outcomes are one
+    observation, not two. Final positions do not count (nothing is left to play), and
+    a position is only compared with games that are not replays themselves, so a chain
+    of replays points at its first game.
+    """
+    from zeroloop.games.board import replay
+
+    first_seen: dict[tuple[int, int, bytes], tuple[int, int]] = {}  # -> (position in results, ply)
+    replays: dict[int, int] = {}
+    for k, r in enumerate(results):
+        boards = replay(board_size, r.moves, swap=swap, check_end=False)
+        keys = [(r.a_color, t, boards[t].tobytes()) for t in range(r.opening_plies, len(r.moves))]
+        for t, key in zip(range(r.opening_plies, len(r.moves)), keys, strict=True):
+            hit = first_seen.get(key)
+            if hit is not None and results[hit[0]].moves[hit[1] :] == r.moves[t:]:
+                replays[r.index] = results[hit[0]].index
+                break
+        else:
+            for t, key in zip(range(r.opening_plies, len(r.moves)), keys, strict=True):
+                first_seen.setdefault(key, (k, t))
+    return replays
 
 
 def _to_play(moves: Sequence[int], swap_action: int) -> int:

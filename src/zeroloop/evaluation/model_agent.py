@@ -140,7 +140,7 @@ class ModelAgent:
                     game.board_size,
                 )
         sp = SearchParams.from_config(mcts, num_simulations=simulations)
-        label = spec.label or AgentSpec("model", simulations, spec.path).name
+        label = spec.label or AgentSpec("model", simulations, spec.path, digest=spec.digest).name
         return cls(model, game, sp, name=label, seed=seed, batch_size=batch_size)
 
     def set_params(self, params: Any) -> None:

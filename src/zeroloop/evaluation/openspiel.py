@@ -91,7 +91,7 @@ class OpenSpielMCTSAgent:
     ) -> None:
         from open_spiel.python.algorithms import mcts
 
-        self.name = f"mcts:{simulations}"
+        self.name = f"mcts:{simulations}:c{uct_c:g}:r{rollouts}"  # as AgentSpec.name
         self.board_size = board_size
         self.simulations = simulations
         self._game = load_openspiel_game(board_size, swap)

@@ -48,6 +48,44 @@ def wilson_interval(wins: float, games: int, confidence: float = 0.95) -> tuple[
     return low, high
 
 
+def wilson_lower_bound(wins: float, games: int, confidence: float = 0.95) -> float:
+    """One-sided Wilson lower confidence bound of a win rate (what gating compares).
+
+    The true rate lies above the bound with probability about `confidence`: z is the
+    one-sided normal quantile (1.645 at 0.95), so the bound is the lower end of the
+    two-sided Wilson interval at level 2 * confidence - 1. `confidence = 0.5` gives
+    z = 0, i.e. the point estimate wins / games. No games: 0.
+    """
+    if not 0.5 <= confidence < 1.0:
+        raise ValueError(f"gating confidence must be in [0.5, 1), got {confidence}")
+    if games <= 0:
+        return 0.0
+    if not 0 <= wins <= games:
+        raise ValueError(f"wins must be in 0..{games}, got {wins}")
+    n = float(games)
+    p = wins / n
+    z = NormalDist().inv_cdf(confidence)
+    if z == 0.0:
+        return p
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z / denom * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return 0.0 if wins == 0 else max(0.0, centre - half)
+
+
+def promotion_probability(true_rate: float, games: int, threshold: float, confidence: float) -> float:
+    """P(wilson_lower_bound(W, games, confidence) >= threshold) for W ~ Binomial(games, true_rate).
+
+    Exact (a sum over the games + 1 outcomes): with true_rate = 0.5 it is the rate at
+    which gating promotes a candidate no stronger than the best model.
+    """
+    total = 0.0
+    for w in range(games + 1):
+        if wilson_lower_bound(w, games, confidence) >= threshold:
+            total += math.comb(games, w) * true_rate**w * (1 - true_rate) ** (games - w)
+    return total
+
+
 def elo_from_win_rate(p: float) -> float:
     """Elo difference D with expected score p: D = 400 log10(p / (1 - p)); +-inf at 1 and 0."""
     if not 0.0 <= p <= 1.0:
