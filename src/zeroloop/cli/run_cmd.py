@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from zeroloop.cli.common import ConfigOption, SetOption, console, load_config_or_exit
+from zeroloop.cli.preflight import check_prefect_database_or_exit, connect_ray_or_exit
 
 RunDirOption = Annotated[Path, typer.Option("--run-dir", "-r", help="Run directory (created if new).")]
 
@@ -45,7 +46,11 @@ def run(
     Run the same command again to resume: finished stages are skipped, a half-done
     stage continues from what is on disk.
     """
-    load_config_or_exit(config, set_)  # fail fast with a clear message
+    cfg = load_config_or_exit(config, set_)  # fail fast with a clear message
+    # Services before the run directory: a bad address leaves nothing behind.
+    check_prefect_database_or_exit()
+    if (selfplay and cfg.orchestration.selfplay) or evaluation:
+        connect_ray_or_exit(cfg)
     from zeroloop.flows.rl_loop import rl_loop
 
     result = rl_loop(
@@ -75,7 +80,9 @@ def sl(
     force: Annotated[list[str] | None, typer.Option(help="Redo this stage (repeatable).")] = None,
 ) -> None:
     """Supervised training from TRMPH files (self-play disabled): preprocess, shuffle, train, evaluate."""
-    load_config_or_exit(config, set_)
+    cfg = load_config_or_exit(config, set_)
+    check_prefect_database_or_exit()
+    connect_ray_or_exit(cfg)  # the arena plays on Ray
     from zeroloop.flows.rl_loop import sl_train
 
     sl_train(

@@ -90,11 +90,24 @@ def table_to_games(table: pa.Table) -> list[GameRecord]:
     return games
 
 
-def write_game_chunk(path: str | os.PathLike[str], games: Sequence[GameRecord]) -> Path:
-    """Write `games` as one Arrow IPC file, atomically."""
+def write_game_chunk(
+    path: str | os.PathLike[str], games: Sequence[GameRecord], provenance: dict[str, str] | None = None
+) -> Path:
+    """Write `games` as one Arrow IPC file, atomically.
+
+    provenance: who played the chunk (e.g. Ray node id, worker), kept in the file's schema
+    metadata under `provenance.<key>` (read back with `read_chunk_provenance`).
+    """
     table = games_to_table(games)
+    schema = GAME_CHUNK_SCHEMA
+    if provenance:
+        extra = {f"provenance.{k}": str(v) for k, v in provenance.items()}
+        schema = schema.with_metadata(
+            (schema.metadata or {}) | {k.encode(): v.encode() for k, v in extra.items()}
+        )
+        table = table.replace_schema_metadata(schema.metadata)
     with atomic_path(path) as tmp:
-        with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, GAME_CHUNK_SCHEMA) as writer:
+        with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, schema) as writer:
             writer.write_table(table)
     return Path(path)
 
@@ -116,3 +129,14 @@ def read_game_chunk_table(path: str | os.PathLike[str]) -> pa.Table:
 
 def read_game_chunk(path: str | os.PathLike[str]) -> list[GameRecord]:
     return table_to_games(read_game_chunk_table(path))
+
+
+def read_chunk_provenance(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The `provenance` a chunk was written with (reads the footer only); {} when none."""
+    try:
+        with pa.memory_map(str(path), "r") as source:
+            metadata = ipc.open_file(source).schema.metadata or {}
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise ChunkError(f"{path}: unreadable game chunk: {exc}") from None
+    prefix = b"provenance."
+    return {k[len(prefix) :].decode(): v.decode() for k, v in metadata.items() if k.startswith(prefix)}

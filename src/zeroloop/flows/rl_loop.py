@@ -74,12 +74,12 @@ def rl_loop(
     bad = sorted(set(force or []) - set(FORCEABLE))
     if bad:
         raise ValueError(f"force: unknown stage(s) {bad}; choose from {list(FORCEABLE)}")
+    if switches.selfplay or switches.evaluation:
+        ensure_ray(config)  # before the run directory: a bad ray_address leaves nothing behind
     rd = RunDir.at(run_dir)
     write_run_config(rd.root, config)
     total = generations or config.orchestration.generations
     logger.info("run %s: %d generation(s) of %s", rd.root, total, config.name)
-    if switches.selfplay or switches.evaluation:
-        ensure_ray(config)
     policy, storage = run_storage(rd.root)
     config_json = config.model_dump(mode="json")
     results: dict[str, Any] = {}

@@ -37,6 +37,7 @@ from ray.exceptions import RayActorError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from zeroloop.config import ZeroloopConfig
+from zeroloop.data.chunks import read_chunk_provenance
 from zeroloop.model.file import read_model_header
 from zeroloop.workers.ray_session import ensure_ray
 from zeroloop.workers.selfplay_actor import SelfplayWorker, chunk_stem
@@ -56,6 +57,8 @@ class SelfplaySummary:
     new_games, new_positions: played by this call; positions_per_second = new_positions / wall.
     compile_seconds, play_seconds, write_seconds: summed over this call's batches, inside the
     actors (the rest of the wall time is Ray and actor start-up and waiting).
+    games_per_node: all games in out_dir by the Ray node id that played them (the host name
+    for chunks played outside Ray), from each chunk's provenance.
     """
 
     out_dir: str
@@ -74,6 +77,7 @@ class SelfplaySummary:
     play_seconds: float = 0.0
     write_seconds: float = 0.0
     model_path: str | None = None
+    games_per_node: dict[str, int] = field(default_factory=dict)
     chunk_paths: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,6 +92,7 @@ class _ChunkStats:
     games: int
     positions: int
     black_wins: int
+    node: str = "unknown"
 
 
 def batch_seed(base_seed: int, out_dir: Path, worker: int, seq: int) -> int:
@@ -97,12 +102,14 @@ def batch_seed(base_seed: int, out_dir: Path, worker: int, seq: int) -> int:
 
 
 def chunk_stats(path: Path) -> _ChunkStats:
-    """Games, positions and black wins of a chunk, reading only the moves and winner columns."""
+    """Games, positions, black wins and node of a chunk, reading only the moves and winner columns."""
     with pa.memory_map(str(path), "r") as source:
         table = ipc.open_file(source).read_all().select(["moves", "winner"])
     lengths = pc.list_value_length(table["moves"]).to_numpy(zero_copy_only=False)
     winners = table["winner"].to_numpy(zero_copy_only=False)
-    return _ChunkStats(int(len(winners)), int(lengths.sum()), int((winners == 0).sum()))
+    where = read_chunk_provenance(path)
+    node = where.get("ray_node_id") or where.get("host") or "unknown"
+    return _ChunkStats(int(len(winners)), int(lengths.sum()), int((winners == 0).sum()), node)
 
 
 def scan_chunks(out_dir: Path) -> dict[tuple[int, int], Path]:
@@ -172,6 +179,8 @@ class _Driver:
             "num_cpus": config.selfplay.cpus_per_worker,
             "num_gpus": gpus,
             "max_restarts": 0,  # replaced by hand below, so the lost batch is re-planned too
+            # Over the nodes of a cluster rather than packed on the first one that fits.
+            "scheduling_strategy": "SPREAD",
         }
         if 0 < gpus < 1:
             # JAX grabs 75% of a GPU by default; actors sharing one must split it.
@@ -334,6 +343,10 @@ def _finish(
     summary.chunk_paths = sorted(str(p) for p in stats)
     summary.mean_game_length = positions / games if games else 0.0
     summary.first_player_win_rate = sum(s.black_wins for s in stats.values()) / games if games else 0.0
+    per_node: dict[str, int] = {}
+    for s in stats.values():
+        per_node[s.node] = per_node.get(s.node, 0) + s.games
+    summary.games_per_node = dict(sorted(per_node.items()))
     summary.new_games = new_games
     summary.new_positions = new_positions
     summary.wall_seconds = time.perf_counter() - start
