@@ -114,6 +114,33 @@ def serve(
     serve_deployments(str(config), str(run_dir), str(sl_config), str(sl_run_dir), limit=limit)
 
 
+def deploy(
+    pool: Annotated[
+        str,
+        typer.Option(
+            "--pool", help="Prefect work pool (create: prefect work-pool create NAME --type process)."
+        ),
+    ],
+    config: ConfigOption = Path("configs/quick.yaml"),
+    run_dir: RunDirOption = Path("runs/default"),
+    sl_config: Annotated[Path, typer.Option(help="Config of sl-train/<name>.")] = Path("configs/sl.yaml"),
+    sl_run_dir: Annotated[Path, typer.Option(help="Run directory of sl-train/<name>.")] = Path("runs/sl"),
+    name: Annotated[str, typer.Option(help="Deployment name.")] = "pool",
+) -> None:
+    """Register 'rl-loop/<name>' and 'sl-train/<name>' on a work pool (run by `prefect worker start`).
+
+    Needs a Prefect server (PREFECT_API_URL). Then on each machine that runs flows:
+    `prefect worker start --pool POOL`, and trigger with
+    `prefect deployment run 'rl-loop/pool' --param generations=3`.
+    """
+    load_config_or_exit(config, None)
+    load_config_or_exit(sl_config, None)
+    from zeroloop.flows.serve import deploy_to_pool
+
+    ids = deploy_to_pool(pool, str(config), str(run_dir), str(sl_config), str(sl_run_dir), name=name)
+    console.print(f"deployed rl-loop/{name} and sl-train/{name} to work pool {pool!r} ({', '.join(ids)})")
+
+
 def status(
     run_dir: Annotated[Path, typer.Argument(help="Run directory to describe.")],
 ) -> None:

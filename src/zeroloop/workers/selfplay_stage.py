@@ -138,6 +138,15 @@ def clean_leftovers(out_dir: Path) -> int:
     return removed
 
 
+def remove_batch_leftovers(out_dir: Path, worker: int, seq: int) -> None:
+    """Temporaries of one batch whose actor died (its node may be gone), and its orphan .trmph."""
+    stem = chunk_stem(worker, seq)
+    for p in out_dir.glob(f".{stem}.*.tmp"):
+        p.unlink(missing_ok=True)
+    if not (out_dir / f"{stem}.arrow").exists():
+        (out_dir / f"{stem}.trmph").unlink(missing_ok=True)
+
+
 def _fit_workers(config: ZeroloopConfig, wanted: int) -> int:
     """Cap the worker count to what the cluster can hold, so actors never wait forever."""
     resources = ray.cluster_resources()
@@ -311,6 +320,7 @@ def run_selfplay(
                     # The actor may have died after its chunk was renamed into place.
                     candidate = out / f"{chunk_stem(w, seq)}.arrow"
                     driver.replace(w, exc)
+                    remove_batch_leftovers(out, w, seq)
                     if not candidate.exists():
                         refill(w)
                         continue
