@@ -98,11 +98,18 @@ class LocalCluster:
         cmd = [str(Path(sys.executable).with_name("ray")), "start", *args, f"--num-cpus={num_cpus}"]
         cmd += ["--num-gpus=0", f"--object-store-memory={self.object_store_bytes}", "--disable-usage-stats"]
         cmd += ["--node-ip-address=127.0.0.1"]
+        # Ray's fixed default ports (8265, 10001, 52365, ...) may belong to another Ray here.
+        cmd += [f"--dashboard-agent-listen-port={free_port()}", f"--dashboard-agent-grpc-port={free_port()}"]
+        cmd += [f"--runtime-env-agent-port={free_port()}", f"--metrics-export-port={free_port()}"]
+        if "--head" in args:
+            cmd += [f"--dashboard-port={free_port()}", f"--ray-client-server-port={free_port()}"]
         if resources:
             cmd.append(f"--resources={json.dumps(resources)}")
         log = self.root / f"{name}.log"
         env = self.env(join_by_address_file=True)
-        env.setdefault("RAY_raylet_start_wait_time_s", "300")  # a loaded machine registers nodes slowly
+        # A loaded machine starts a node's agents slowly; Ray's defaults (15-30 s) then abort.
+        env.setdefault("RAY_raylet_start_wait_time_s", "300")
+        env.setdefault("RAY_agent_register_timeout_ms", "300000")
         with log.open("w") as out:
             proc = subprocess.Popen(
                 cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
