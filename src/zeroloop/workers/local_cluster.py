@@ -63,13 +63,16 @@ class LocalCluster:
         token.write_text(secrets.token_hex(32))
         token.chmod(0o600)
         cluster = cls(root=root)
-        port = free_port()
-        try:
-            cluster._ray_start("head", ["--head", f"--port={port}", "--include-dashboard=false"], head_cpus,
-                               head_resources)  # fmt: skip
-        except Exception:
-            cluster.shutdown()
-            raise
+        for attempt in range(1, 4):
+            port = free_port()
+            try:
+                cluster._ray_start("head", ["--head", f"--port={port}", "--include-dashboard=false"], head_cpus,
+                                   head_resources, tries=1)  # fmt: skip
+                break
+            except Exception:
+                if attempt == 3:
+                    cluster.shutdown()
+                    raise
         cluster.address = f"127.0.0.1:{port}"
         return cluster
 
@@ -93,16 +96,34 @@ class LocalCluster:
         return self._ray_start(f"node{len(self.nodes)}", [f"--address={self.address}"], num_cpus, resources)
 
     def _ray_start(
+        self, name: str, args: list[str], num_cpus: int, resources: dict[str, float] | None, tries: int = 3
+    ) -> Node:
+        """`ray start`, tried again (fresh ports) when the node dies starting up.
+
+        On a heavily loaded machine a raylet can give up waiting for its agents (Ray waits a
+        fixed time for them); the failed attempt's processes are killed before the next.
+        """
+        for attempt in range(1, tries + 1):
+            try:
+                return self._ray_start_once(name, args, num_cpus, resources)
+            except RuntimeError:
+                failed = self.nodes.pop()
+                self.kill_node(failed)
+                if attempt == tries:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _ray_start_once(
         self, name: str, args: list[str], num_cpus: int, resources: dict[str, float] | None
     ) -> Node:
         cmd = [str(Path(sys.executable).with_name("ray")), "start", *args, f"--num-cpus={num_cpus}"]
         cmd += ["--num-gpus=0", f"--object-store-memory={self.object_store_bytes}", "--disable-usage-stats"]
         cmd += ["--node-ip-address=127.0.0.1"]
-        # Ray's fixed default ports (8265, 10001, 52365, ...) may belong to another Ray here.
+        # Ray's fixed default ports (8265, 52365, ...) may belong to another Ray here.
         cmd += [f"--dashboard-agent-listen-port={free_port()}", f"--dashboard-agent-grpc-port={free_port()}"]
         cmd += [f"--runtime-env-agent-port={free_port()}", f"--metrics-export-port={free_port()}"]
         if "--head" in args:
-            cmd += [f"--dashboard-port={free_port()}", f"--ray-client-server-port={free_port()}"]
+            cmd.append(f"--dashboard-port={free_port()}")
         if resources:
             cmd.append(f"--resources={json.dumps(resources)}")
         log = self.root / f"{name}.log"
@@ -116,7 +137,11 @@ class LocalCluster:
             )
         node = Node(name, proc.pid, log)
         self.nodes.append(node)  # before waiting: a failed start is still torn down
-        if proc.wait(timeout=300) != 0:
+        try:
+            rc = proc.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            rc = -1
+        if rc != 0:
             raise RuntimeError(f"ray start ({name}) failed: {log.read_text()[-2000:]}")
         return node
 

@@ -110,11 +110,27 @@ def _join(address: str | None, key: str) -> None:
         raise RayClusterError(f"{key}={shown}: cannot join the Ray cluster: {first}{hint}") from None
 
 
+def _init_local(config: ZeroloopConfig, address: str | None = None, tries: int = 3) -> None:
+    """A new local Ray; tried again when its node times out starting (a loaded machine)."""
+    import ray
+
+    for attempt in range(1, tries + 1):
+        try:
+            ray.init(address=address, num_cpus=config.orchestration.num_cpus, include_dashboard=False,
+                     log_to_driver=False)  # fmt: skip
+            return
+        except Exception as exc:  # Ray raises a bare Exception for this one
+            if "timed out during startup" not in str(exc) or attempt == tries:
+                raise
+            log.warning("local Ray timed out starting (attempt %d of %d); trying again", attempt, tries)
+            ray.shutdown()
+
+
 def _start_or_join_local(config: ZeroloopConfig) -> None:
     import ray
 
     try:
-        ray.init(num_cpus=config.orchestration.num_cpus, include_dashboard=False, log_to_driver=False)
+        _init_local(config)
     except ValueError as exc:
         if _EXISTING_CLUSTER not in str(exc):
             raise
@@ -158,8 +174,7 @@ def ensure_ray(config: ZeroloopConfig) -> None:
         _start_or_join_local(config)
         where = "local"
     elif address == "local":
-        ray.init(address="local", num_cpus=config.orchestration.num_cpus, include_dashboard=False,
-                 log_to_driver=False)  # fmt: skip
+        _init_local(config, address="local")
         where = "local"
     else:
         _join(address, key)
