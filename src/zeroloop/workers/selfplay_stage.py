@@ -201,6 +201,7 @@ class _Driver:
         self.actors: dict[int, Any] = {w: self._new_actor(w) for w in range(num_workers)}
         self.pending: dict[Any, tuple[int, int, int]] = {}  # ref -> (worker, seq, games)
         self.restarts = 0
+        self.fresh: set[int] = set()  # replacements that have not finished a batch yet
 
     def _new_actor(self, w: int) -> Any:
         # The name lets tools (and tests) find a worker: selfplay-<stage token>-<worker>.
@@ -228,10 +229,55 @@ class _Driver:
                 f"self-play workers died {self.restarts} times (limit selfplay.max_worker_restarts="
                 f"{self.config.selfplay.max_worker_restarts}); last error: {error}"
             ) from error
-        log.warning("self-play worker %d died (%s); starting a replacement", w, type(error).__name__)
         with contextlib.suppress(Exception):  # already gone
             ray.kill(self.actors[w])
+        holds = self.capacity()
+        if len(self.actors) - 1 >= holds:
+            # A node left the cluster: the workers still alive already fill what remains.
+            del self.actors[w]
+            self.fresh.discard(w)
+            log.warning("self-play worker %d died (%s); the live nodes hold %d workers, going on with %d",
+                        w, type(error).__name__, holds, len(self.actors))  # fmt: skip
+            if not self.actors:
+                raise RuntimeError(
+                    f"self-play: no worker fits on the cluster's live nodes ({error})"
+                ) from error
+            return
+        log.warning("self-play worker %d died (%s); starting a replacement", w, type(error).__name__)
         self.actors[w] = self._new_actor(w)
+        self.fresh.add(w)
+
+    def capacity(self) -> int:
+        """Workers the cluster's live nodes can hold (a dead node's resources no longer count)."""
+        alive = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+        fits = int(sum(r.get("CPU", 0.0) for r in alive) // self.config.selfplay.cpus_per_worker)
+        gpus = self.config.selfplay.gpus_per_worker
+        if gpus > 0:
+            fits = min(fits, int(sum(r.get("GPU", 0.0) for r in alive) // gpus))
+        return fits
+
+    def drop_unplaceable(self) -> list[tuple[int, int]]:
+        """Replacements still waiting for room after the cluster shrank: kill them.
+
+        A replacement made before Ray noticed a node's death can wait for resources that
+        no live node has free; its batch goes back to be re-planned on the other workers.
+        Returns the (worker, seq) of the batches taken back.
+        """
+        excess = len(self.actors) - self.capacity()
+        taken: list[tuple[int, int]] = []
+        for w in sorted(self.fresh):
+            if excess <= 0:
+                break
+            with contextlib.suppress(Exception):
+                ray.kill(self.actors.pop(w))
+            self.fresh.discard(w)
+            excess -= 1
+            for ref, (pw, seq, _games) in list(self.pending.items()):
+                if pw == w:
+                    del self.pending[ref]
+                    taken.append((w, seq))
+            log.warning("self-play worker %d cannot be placed on the live nodes; dropped", w)
+        return taken
 
     def shutdown(self) -> None:
         for actor in self.actors.values():
@@ -301,17 +347,25 @@ def run_selfplay(
 
             def refill(w: int) -> None:
                 need = total - done - driver.in_flight
-                if need > 0 and not any(pw == w for pw, _, _ in driver.pending.values()):
+                busy = any(pw == w for pw, _, _ in driver.pending.values())
+                if need > 0 and w in driver.actors and not busy:
                     driver.dispatch(w, min(batch, need))
 
             for w in range(workers):
                 refill(w)
             while driver.pending:
-                ready, _ = ray.wait(list(driver.pending), num_returns=1)
+                ready, _ = ray.wait(list(driver.pending), num_returns=1, timeout=15.0)
+                if not ready:  # slow batches, or a replacement no live node has room for
+                    for w, seq in driver.drop_unplaceable():
+                        remove_batch_leftovers(out, w, seq)
+                    for idle in list(driver.actors):
+                        refill(idle)
+                    continue
                 ref = ready[0]
                 w, seq, _games = driver.pending.pop(ref)
                 try:
                     result = ray.get(ref)
+                    driver.fresh.discard(w)
                     path = Path(result["path"])
                     summary.compile_seconds += result["compile_seconds"]
                     summary.play_seconds += result["play_seconds"]
@@ -322,7 +376,8 @@ def run_selfplay(
                     driver.replace(w, exc)
                     remove_batch_leftovers(out, w, seq)
                     if not candidate.exists():
-                        refill(w)
+                        for idle in list(driver.actors):  # w itself may be gone with its node
+                            refill(idle)
                         continue
                     path = candidate
                 s = chunk_stats(path)
@@ -334,7 +389,7 @@ def run_selfplay(
                 bar.update(task, completed=min(done, total))
                 if progress is not None:
                     progress(min(done, total), total)
-                for idle in range(workers):  # after a replacement, keep every actor busy
+                for idle in list(driver.actors):  # after a replacement, keep every actor busy
                     refill(idle)
     finally:
         driver.shutdown()
