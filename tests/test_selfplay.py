@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from zeroloop.config import ZeroloopConfig, load_config
-from zeroloop.data.chunks import read_game_chunk, write_game_chunk
+from zeroloop.data.chunks import read_chunk_provenance, read_game_chunk, write_game_chunk
 from zeroloop.games import board
 from zeroloop.games.trmph import read_trmph_file
 from zeroloop.model.file import save_model_file
@@ -126,6 +127,9 @@ def test_play_batch_writes_chunk_and_trmph(worker: SelfplayWorker, batch, tmp_pa
         assert g.seed == 11 and g.model_id == worker.model_id and '"mcts"' in g.search
     parsed, issues = read_trmph_file(tmp_path / "chunk-000-000003.trmph")
     assert not issues
+    where = read_chunk_provenance(result["path"])  # who played it: host, pid, worker (+ Ray ids)
+    assert where["worker"] == "0" and where["host"] == socket.gethostname() and where["pid"]
+    assert result["node"] in (where["host"], where.get("ray_node_id"))
     assert [(list(p.moves), p.winner) for p in parsed] == [(g.moves.tolist(), g.winner) for g in games]
 
 
@@ -236,6 +240,7 @@ def test_stage_survives_a_killed_actor_and_resumes(ray_local, tmp_path: Path) ->
     summary = run_selfplay(config, out, num_games=20, progress=progress, show_progress=False)
     assert killed and summary.worker_restarts >= 1
     assert summary.games == 20 and summary.new_games == 20
+    assert summary.games_per_node == {ray.get_runtime_context().get_node_id(): 20}  # from the chunks
     chunks = scan_chunks(out)
     total = 0
     for path in chunks.values():

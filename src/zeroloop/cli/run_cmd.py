@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from zeroloop.cli.common import ConfigOption, SetOption, console, load_config_or_exit
+from zeroloop.cli.preflight import check_prefect_database_or_exit, connect_ray_or_exit
 
 RunDirOption = Annotated[Path, typer.Option("--run-dir", "-r", help="Run directory (created if new).")]
 FORCE_HELP = (
@@ -68,7 +69,11 @@ def run(
     half-done stage continues from what is on disk, and a stage whose inputs or
     result-changing settings changed runs again with everything after it.
     """
-    load_config_or_exit(config, set_)  # fail fast with a clear message
+    cfg = load_config_or_exit(config, set_)  # fail fast with a clear message
+    # Services before the run directory: a bad address leaves nothing behind.
+    check_prefect_database_or_exit()
+    if (selfplay and cfg.orchestration.selfplay) or evaluation:
+        connect_ray_or_exit(cfg)
     _check_force_and_lock(force, run_dir)
     from zeroloop.flows.rl_loop import rl_loop
 
@@ -99,7 +104,9 @@ def sl(
     force: Annotated[list[str] | None, typer.Option(metavar="STAGE[@GEN]", help=FORCE_HELP)] = None,
 ) -> None:
     """Supervised training from TRMPH files (self-play disabled): preprocess, shuffle, train, evaluate."""
-    load_config_or_exit(config, set_)
+    cfg = load_config_or_exit(config, set_)
+    check_prefect_database_or_exit()
+    connect_ray_or_exit(cfg)  # the arena plays on Ray
     _check_force_and_lock(force, run_dir)
     from zeroloop.flows.rl_loop import sl_train
 
@@ -130,6 +137,33 @@ def serve(
     from zeroloop.flows.serve import serve_deployments
 
     serve_deployments(str(config), str(run_dir), str(sl_config), str(sl_run_dir), limit=limit)
+
+
+def deploy(
+    pool: Annotated[
+        str,
+        typer.Option(
+            "--pool", help="Prefect work pool (create: prefect work-pool create NAME --type process)."
+        ),
+    ],
+    config: ConfigOption = Path("configs/quick.yaml"),
+    run_dir: RunDirOption = Path("runs/default"),
+    sl_config: Annotated[Path, typer.Option(help="Config of sl-train/<name>.")] = Path("configs/sl.yaml"),
+    sl_run_dir: Annotated[Path, typer.Option(help="Run directory of sl-train/<name>.")] = Path("runs/sl"),
+    name: Annotated[str, typer.Option(help="Deployment name.")] = "pool",
+) -> None:
+    """Register 'rl-loop/<name>' and 'sl-train/<name>' on a work pool (run by `prefect worker start`).
+
+    Needs a Prefect server (PREFECT_API_URL). Then on each machine that runs flows:
+    `prefect worker start --pool POOL`, and trigger with
+    `prefect deployment run 'rl-loop/pool' --param generations=3`.
+    """
+    load_config_or_exit(config, None)
+    load_config_or_exit(sl_config, None)
+    from zeroloop.flows.serve import deploy_to_pool
+
+    ids = deploy_to_pool(pool, str(config), str(run_dir), str(sl_config), str(sl_run_dir), name=name)
+    console.print(f"deployed rl-loop/{name} and sl-train/{name} to work pool {pool!r} ({', '.join(ids)})")
 
 
 def status(

@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from zeroloop.cli.common import ConfigOption, SetOption, console, load_config_or_exit
+from zeroloop.cli.preflight import check_ray_address_or_exit
 
 
 def selfplay(
@@ -59,9 +60,18 @@ def selfplay(
         typer.echo(f"error: --model {model}: no such file", err=True)
         raise typer.Exit(2)
 
+    check_ray_address_or_exit(config)  # before --out is created: a bad address leaves nothing behind
+    from zeroloop.workers.ray_session import RayClusterError
     from zeroloop.workers.selfplay_stage import run_selfplay  # Ray and JAX load only when needed
 
-    summary = run_selfplay(config, out, model_path=model)
+    created = not out.exists()
+    try:
+        summary = run_selfplay(config, out, model_path=model)
+    except RayClusterError as exc:  # e.g. a token refused, or more GPUs asked than the cluster has
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     table = Table(title=f"self-play: {out}", show_header=False, title_justify="left")
     for key, value in summary.to_dict().items():
         table.add_row(key, f"{value:,.3f}" if isinstance(value, float) else str(value))

@@ -101,16 +101,29 @@ def table_to_games(table: pa.Table) -> list[GameRecord]:
     return games
 
 
-def write_chunk_table(path: str | os.PathLike[str], table: pa.Table) -> Path:
-    """Write a table in the game chunk schema as one checksummed Arrow IPC file, atomically."""
+def write_chunk_table(
+    path: str | os.PathLike[str], table: pa.Table, provenance: dict[str, str] | None = None
+) -> Path:
+    """Write a table in the game chunk schema as one checksummed Arrow IPC file, atomically.
+
+    provenance: who played the chunk (e.g. Ray node id, worker), kept in the file's schema
+    metadata under `provenance.<key>` (read back with `read_chunk_provenance`).
+    """
+    schema = table.schema
+    if provenance:
+        extra = {f"provenance.{k}".encode(): str(v).encode() for k, v in provenance.items()}
+        schema = schema.with_metadata((schema.metadata or {}) | extra)
+        table = table.replace_schema_metadata(schema.metadata)
     with atomic_path(path) as tmp:
-        write_table_checked(str(tmp), table, table.schema)
+        write_table_checked(str(tmp), table, schema)
     return Path(path)
 
 
-def write_game_chunk(path: str | os.PathLike[str], games: Sequence[GameRecord]) -> Path:
+def write_game_chunk(
+    path: str | os.PathLike[str], games: Sequence[GameRecord], provenance: dict[str, str] | None = None
+) -> Path:
     """Write `games` as one Arrow IPC file, atomically, each batch with its checksum."""
-    return write_chunk_table(path, games_to_table(games))
+    return write_chunk_table(path, games_to_table(games), provenance)
 
 
 def read_game_chunk_table(path: str | os.PathLike[str]) -> pa.Table:
@@ -158,3 +171,14 @@ def chunk_is_checksummed(path: str | os.PathLike[str]) -> bool:
 
 def read_game_chunk(path: str | os.PathLike[str]) -> list[GameRecord]:
     return table_to_games(read_game_chunk_table(path))
+
+
+def read_chunk_provenance(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The `provenance` a chunk was written with (reads the footer only); {} when none."""
+    try:
+        with pa.memory_map(str(path), "r") as source:
+            metadata = ipc.open_file(source).schema.metadata or {}
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise ChunkError(f"{path}: unreadable game chunk: {exc}") from None
+    prefix = b"provenance."
+    return {k[len(prefix) :].decode(): v.decode() for k, v in metadata.items() if k.startswith(prefix)}

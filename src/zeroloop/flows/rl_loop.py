@@ -27,6 +27,7 @@ from zeroloop.tasks import stages  # noqa: E402
 from zeroloop.tasks.artifacts import generation_note  # noqa: E402
 from zeroloop.tasks.cache import StageKey, run_storage, stage_depends, stage_key  # noqa: E402
 from zeroloop.workers.gpu_share import share_gpu_in_this_process  # noqa: E402
+from zeroloop.workers.ray_session import check_ray_address  # noqa: E402
 
 
 def _resolve_config(config_path: str | None, overrides: list[str] | None, selfplay: bool) -> ZeroloopConfig:
@@ -78,6 +79,10 @@ def rl_loop(
         selfplay_dir=selfplay_dir,
     )
     force_plan = ForcePlan(parse_force(force))
+    if switches.selfplay or switches.evaluation:
+        # Before the run directory: a bad ray_address leaves nothing behind. Ray itself
+        # starts in the stages that have work, so an all-Cached rerun never waits for it.
+        check_ray_address(config)
     rd = RunDir.at(run_dir)
     with rd.run_lock():
         return _loop(rd, config, switches, generations, force_plan)
@@ -91,8 +96,6 @@ def _loop(
     total = generations or config.orchestration.generations
     logger.info("run %s: %d generation(s) of %s", rd.root, total, config.name)
     share_gpu_in_this_process(config)  # before this process's JAX touches the GPU
-    # No Ray here: self-play and the arena join or start it when they have work, so a
-    # rerun whose stages are all Cached never waits for Ray to start.
     policy, storage = run_storage(rd.root)
     config_json = config.model_dump(mode="json")
     results: dict[str, Any] = {}

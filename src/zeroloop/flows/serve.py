@@ -33,3 +33,41 @@ def serve_deployments(
         tags=["zeroloop"],
     )
     serve(rl, sl, limit=limit)
+
+
+def deploy_to_pool(
+    work_pool: str, config_path: str, run_dir: str, sl_config_path: str, sl_run_dir: str, name: str = "pool"
+) -> list[str]:
+    """Register `rl-loop/<name>` and `sl-train/<name>` on a work pool; returns the deployment ids.
+
+    The deployments name the flows by module path (`zeroloop.flows.rl_loop.rl_loop`), so a
+    `prefect worker start --pool <work_pool>` on any machine with zeroloop installed runs
+    them: no image and no code storage to pull from. Paths are made absolute; on many
+    machines they must be on shared storage mounted at the same place.
+    """
+    from prefect import deploy
+    from prefect.deployments.runner import EntrypointType
+
+    common = {
+        "entrypoint_type": EntrypointType.MODULE_PATH,
+        "work_pool_name": work_pool,
+        "tags": ["zeroloop"],
+    }
+    rl = rl_loop.to_deployment(
+        name=name,
+        parameters={"config_path": str(Path(config_path).resolve()), "run_dir": str(Path(run_dir).resolve())},
+        description="AlphaZero loop: self-play -> preprocess -> shuffle -> train -> evaluate.",
+        **common,
+    )
+    sl = sl_train.to_deployment(
+        name=name,
+        parameters={
+            "config_path": str(Path(sl_config_path).resolve()),
+            "run_dir": str(Path(sl_run_dir).resolve()),
+        },
+        description="Supervised training from TRMPH files (self-play disabled).",
+        **common,
+    )
+    ids = deploy(rl, sl, work_pool_name=work_pool, build=False, push=False, print_next_steps_message=False,
+                 ignore_warnings=True)  # fmt: skip
+    return [str(i) for i in ids]

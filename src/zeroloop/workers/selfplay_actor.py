@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,22 @@ log = logging.getLogger(__name__)
 def chunk_stem(worker: int, seq: int) -> str:
     """File name stem of a worker's seq-th chunk: `chunk-<worker>-<seq>` (zero-padded, sortable)."""
     return f"chunk-{worker:03d}-{seq:06d}"
+
+
+def chunk_provenance(worker: int) -> dict[str, str]:
+    """Who plays this process's chunks: host, pid, worker index and, inside Ray, node/worker ids.
+
+    Recorded in every chunk (`zeroloop.data.chunks.read_chunk_provenance`) so a user can
+    see where each batch was played and whether work spread over the cluster.
+    """
+    out = {"host": socket.gethostname(), "pid": str(os.getpid()), "worker": str(worker)}
+    import ray  # workers/ may use Ray; a plain SelfplayWorker outside Ray records host and pid only
+
+    if ray.is_initialized():
+        ctx = ray.get_runtime_context()
+        out["ray_node_id"] = ctx.get_node_id()
+        out["ray_worker_id"] = ctx.get_worker_id()
+    return out
 
 
 def compilation_cache_path(setting: str | None) -> str | None:
@@ -152,6 +169,7 @@ class SelfplayWorker:
             {"mcts": config.mcts.model_dump(mode="json"), "batch_size": self.batch_size}, sort_keys=True
         )
         self.set_weights(model_path)
+        self.provenance = chunk_provenance(worker)
 
     def set_weights(self, model_path: str | None) -> str:
         """Load `model_path` (None = random weights); recompile only if the net's structure changed.
@@ -218,13 +236,14 @@ class SelfplayWorker:
         lines = "".join(format_record(g.board_size, g.moves, g.winner) + "\n" for g in games)
         # The .trmph first, the .arrow last: the .arrow is the commit marker readers count.
         write_text_atomic(stem.with_suffix(".trmph"), lines)
-        write_game_chunk(stem.with_suffix(".arrow"), games)
+        write_game_chunk(stem.with_suffix(".arrow"), games, provenance=self.provenance)
         done = time.perf_counter()
         return {
             "path": str(stem.with_suffix(".arrow")),
             "worker": self.worker,
             "seq": seq,
             "seed": seed,
+            "node": self.provenance.get("ray_node_id", self.provenance["host"]),
             "games": len(games),
             "positions": int(sum(len(g.moves) for g in games)),
             "black_wins": int(sum(g.winner == 0 for g in games)),

@@ -37,6 +37,7 @@ from ray.exceptions import RayActorError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from zeroloop.config import ZeroloopConfig
+from zeroloop.data.chunks import read_chunk_provenance
 from zeroloop.model.file import read_model_header
 from zeroloop.workers.gpu_share import actor_gpu_env
 from zeroloop.workers.ray_session import ensure_ray
@@ -57,6 +58,8 @@ class SelfplaySummary:
     new_games, new_positions: played by this call; positions_per_second = new_positions / wall.
     compile_seconds, play_seconds, write_seconds: summed over this call's batches, inside the
     actors (the rest of the wall time is Ray and actor start-up and waiting).
+    games_per_node: all games in out_dir by the Ray node id that played them (the host name
+    for chunks played outside Ray), from each chunk's provenance.
     """
 
     out_dir: str
@@ -75,6 +78,7 @@ class SelfplaySummary:
     play_seconds: float = 0.0
     write_seconds: float = 0.0
     model_path: str | None = None
+    games_per_node: dict[str, int] = field(default_factory=dict)
     chunk_paths: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -89,6 +93,7 @@ class _ChunkStats:
     games: int
     positions: int
     black_wins: int
+    node: str = "unknown"
 
 
 def batch_seed(base_seed: int, out_dir: Path, worker: int, seq: int) -> int:
@@ -98,12 +103,14 @@ def batch_seed(base_seed: int, out_dir: Path, worker: int, seq: int) -> int:
 
 
 def chunk_stats(path: Path) -> _ChunkStats:
-    """Games, positions and black wins of a chunk, reading only the moves and winner columns."""
+    """Games, positions, black wins and node of a chunk, reading only the moves and winner columns."""
     with pa.memory_map(str(path), "r") as source:
         table = ipc.open_file(source).read_all().select(["moves", "winner"])
     lengths = pc.list_value_length(table["moves"]).to_numpy(zero_copy_only=False)
     winners = table["winner"].to_numpy(zero_copy_only=False)
-    return _ChunkStats(int(len(winners)), int(lengths.sum()), int((winners == 0).sum()))
+    where = read_chunk_provenance(path)
+    node = where.get("ray_node_id") or where.get("host") or "unknown"
+    return _ChunkStats(int(len(winners)), int(lengths.sum()), int((winners == 0).sum()), node)
 
 
 def scan_chunks(out_dir: Path) -> dict[tuple[int, int], Path]:
@@ -130,6 +137,15 @@ def clean_leftovers(out_dir: Path) -> int:
             p.unlink(missing_ok=True)
             removed += 1
     return removed
+
+
+def remove_batch_leftovers(out_dir: Path, worker: int, seq: int) -> None:
+    """Temporaries of one batch whose actor died (its node may be gone), and its orphan .trmph."""
+    stem = chunk_stem(worker, seq)
+    for p in out_dir.glob(f".{stem}.*.tmp"):
+        p.unlink(missing_ok=True)
+    if not (out_dir / f"{stem}.arrow").exists():
+        (out_dir / f"{stem}.trmph").unlink(missing_ok=True)
 
 
 def _fit_workers(config: ZeroloopConfig, wanted: int) -> int:
@@ -173,6 +189,8 @@ class _Driver:
             "num_cpus": config.selfplay.cpus_per_worker,
             "num_gpus": gpus,
             "max_restarts": 0,  # replaced by hand below, so the lost batch is re-planned too
+            # Over the nodes of a cluster rather than packed on the first one that fits.
+            "scheduling_strategy": "SPREAD",
         }
         gpu_env = actor_gpu_env(config)  # several actors on one GPU split its memory
         if gpu_env:
@@ -183,6 +201,7 @@ class _Driver:
         self.actors: dict[int, Any] = {w: self._new_actor(w) for w in range(num_workers)}
         self.pending: dict[Any, tuple[int, int, int]] = {}  # ref -> (worker, seq, games)
         self.restarts = 0
+        self.fresh: set[int] = set()  # replacements that have not finished a batch yet
 
     def _new_actor(self, w: int) -> Any:
         # The name lets tools (and tests) find a worker: selfplay-<stage token>-<worker>.
@@ -210,10 +229,55 @@ class _Driver:
                 f"self-play workers died {self.restarts} times (limit selfplay.max_worker_restarts="
                 f"{self.config.selfplay.max_worker_restarts}); last error: {error}"
             ) from error
-        log.warning("self-play worker %d died (%s); starting a replacement", w, type(error).__name__)
         with contextlib.suppress(Exception):  # already gone
             ray.kill(self.actors[w])
+        holds = self.capacity()
+        if len(self.actors) - 1 >= holds:
+            # A node left the cluster: the workers still alive already fill what remains.
+            del self.actors[w]
+            self.fresh.discard(w)
+            log.warning("self-play worker %d died (%s); the live nodes hold %d workers, going on with %d",
+                        w, type(error).__name__, holds, len(self.actors))  # fmt: skip
+            if not self.actors:
+                raise RuntimeError(
+                    f"self-play: no worker fits on the cluster's live nodes ({error})"
+                ) from error
+            return
+        log.warning("self-play worker %d died (%s); starting a replacement", w, type(error).__name__)
         self.actors[w] = self._new_actor(w)
+        self.fresh.add(w)
+
+    def capacity(self) -> int:
+        """Workers the cluster's live nodes can hold (a dead node's resources no longer count)."""
+        alive = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+        fits = int(sum(r.get("CPU", 0.0) for r in alive) // self.config.selfplay.cpus_per_worker)
+        gpus = self.config.selfplay.gpus_per_worker
+        if gpus > 0:
+            fits = min(fits, int(sum(r.get("GPU", 0.0) for r in alive) // gpus))
+        return fits
+
+    def drop_unplaceable(self) -> list[tuple[int, int]]:
+        """Replacements still waiting for room after the cluster shrank: kill them.
+
+        A replacement made before Ray noticed a node's death can wait for resources that
+        no live node has free; its batch goes back to be re-planned on the other workers.
+        Returns the (worker, seq) of the batches taken back.
+        """
+        excess = len(self.actors) - self.capacity()
+        taken: list[tuple[int, int]] = []
+        for w in sorted(self.fresh):
+            if excess <= 0:
+                break
+            with contextlib.suppress(Exception):
+                ray.kill(self.actors.pop(w))
+            self.fresh.discard(w)
+            excess -= 1
+            for ref, (pw, seq, _games) in list(self.pending.items()):
+                if pw == w:
+                    del self.pending[ref]
+                    taken.append((w, seq))
+            log.warning("self-play worker %d cannot be placed on the live nodes; dropped", w)
+        return taken
 
     def shutdown(self) -> None:
         for actor in self.actors.values():
@@ -283,17 +347,25 @@ def run_selfplay(
 
             def refill(w: int) -> None:
                 need = total - done - driver.in_flight
-                if need > 0 and not any(pw == w for pw, _, _ in driver.pending.values()):
+                busy = any(pw == w for pw, _, _ in driver.pending.values())
+                if need > 0 and w in driver.actors and not busy:
                     driver.dispatch(w, min(batch, need))
 
             for w in range(workers):
                 refill(w)
             while driver.pending:
-                ready, _ = ray.wait(list(driver.pending), num_returns=1)
+                ready, _ = ray.wait(list(driver.pending), num_returns=1, timeout=15.0)
+                if not ready:  # slow batches, or a replacement no live node has room for
+                    for w, seq in driver.drop_unplaceable():
+                        remove_batch_leftovers(out, w, seq)
+                    for idle in list(driver.actors):
+                        refill(idle)
+                    continue
                 ref = ready[0]
                 w, seq, _games = driver.pending.pop(ref)
                 try:
                     result = ray.get(ref)
+                    driver.fresh.discard(w)
                     path = Path(result["path"])
                     summary.compile_seconds += result["compile_seconds"]
                     summary.play_seconds += result["play_seconds"]
@@ -302,8 +374,10 @@ def run_selfplay(
                     # The actor may have died after its chunk was renamed into place.
                     candidate = out / f"{chunk_stem(w, seq)}.arrow"
                     driver.replace(w, exc)
+                    remove_batch_leftovers(out, w, seq)
                     if not candidate.exists():
-                        refill(w)
+                        for idle in list(driver.actors):  # w itself may be gone with its node
+                            refill(idle)
                         continue
                     path = candidate
                 s = chunk_stats(path)
@@ -315,7 +389,7 @@ def run_selfplay(
                 bar.update(task, completed=min(done, total))
                 if progress is not None:
                     progress(min(done, total), total)
-                for idle in range(workers):  # after a replacement, keep every actor busy
+                for idle in list(driver.actors):  # after a replacement, keep every actor busy
                     refill(idle)
     finally:
         driver.shutdown()
@@ -334,6 +408,10 @@ def _finish(
     summary.chunk_paths = sorted(str(p) for p in stats)
     summary.mean_game_length = positions / games if games else 0.0
     summary.first_player_win_rate = sum(s.black_wins for s in stats.values()) / games if games else 0.0
+    per_node: dict[str, int] = {}
+    for s in stats.values():
+        per_node[s.node] = per_node.get(s.node, 0) + s.games
+    summary.games_per_node = dict(sorted(per_node.items()))
     summary.new_games = new_games
     summary.new_positions = new_positions
     summary.wall_seconds = time.perf_counter() - start

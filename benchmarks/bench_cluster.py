@@ -1,0 +1,130 @@
+"""Self-play positions/s on one Ray node against two nodes of 1 CPU each, same run.
+
+A real cluster on this machine (`zeroloop.workers.local_cluster`: `ray start --head`
+plus `ray start --address`, token authentication on, a private RAY_TMPDIR):
+
+1. warm-up: one short stage fills the XLA compilation cache, so no phase below compiles;
+2. one node: the head alone (1 CPU) runs `run_selfplay` with one actor;
+3. two nodes: a second node (1 CPU) joins and `run_selfplay` runs two actors, spread
+   over both nodes (the chunks' provenance says where each batch was played).
+
+positions/s counts the stage's new positions over its whole wall time (actor start-up
+included, as a user sees it) and, "steady", over the time from its first chunk to its
+last. The ratio two/one is printed (goal >= 1.8). Each node has 1 CPU of Ray's
+accounting, but all share the machine's real cores: on a machine that other work
+loads, the two-node figure is capped by the cores that are actually free.
+
+    python benchmarks/bench_cluster.py --board-size 5 --games 96 --batch-size 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from zeroloop.config import load_config
+from zeroloop.workers.local_cluster import LocalCluster
+
+
+def _config(args: argparse.Namespace, workers: int, cache: str):
+    return load_config(
+        None,
+        [
+            f"game.board_size={args.board_size}",
+            "model.blocks=2",
+            "model.channels=32",
+            "model.value_hidden=32",
+            f"mcts.num_simulations={args.simulations}",
+            f"selfplay.batch_size={args.batch_size}",
+            f"selfplay.num_workers={workers}",
+            f"selfplay.compilation_cache_dir={cache}",
+        ],
+    )
+
+
+def _phase(name: str, config, out: Path, games: int) -> dict:
+    import ray
+
+    from zeroloop.data.chunks import read_chunk_provenance
+    from zeroloop.workers.selfplay_stage import run_selfplay
+
+    alive = sum(1 for n in ray.nodes() if n["Alive"])
+    summary = run_selfplay(config, out, num_games=games, show_progress=False)
+    chunks = sorted(out.glob("chunk-*.arrow"), key=lambda p: p.stat().st_mtime)
+    nodes = {read_chunk_provenance(p)["ray_node_id"] for p in chunks}
+    # Steady state: from the first chunk's rename to the last one's, positions after the first.
+    from zeroloop.workers.selfplay_stage import chunk_stats
+
+    span = chunks[-1].stat().st_mtime - chunks[0].stat().st_mtime if len(chunks) > 1 else 0.0
+    steady_positions = sum(chunk_stats(p).positions for p in chunks[1:])
+    result = {
+        "phase": name,
+        "nodes_alive": alive,
+        "nodes_used": len(nodes),
+        "workers": summary.num_workers,
+        "games": summary.new_games,
+        "positions": summary.new_positions,
+        "wall_seconds": round(summary.wall_seconds, 2),
+        "positions_per_second": round(summary.positions_per_second, 1),
+        "steady_positions_per_second": round(steady_positions / span, 1) if span > 0 else None,
+        "games_per_node": list(summary.games_per_node.values()),
+    }
+    print(json.dumps(result))
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--board-size", type=int, default=5)
+    parser.add_argument("--simulations", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--games", type=int, default=96, help="games per phase")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+
+    cluster = LocalCluster.start(head_cpus=1)
+    try:
+        # The driver must carry the cluster's token before Ray is imported.
+        for key in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN_PATH"):
+            os.environ[key] = cluster.env()[key]
+        import ray
+
+        ray.init(address=cluster.address, log_to_driver=False)
+        with tempfile.TemporaryDirectory(prefix="zlbench") as tmp:
+            root = Path(tmp)
+            cache = str(root / "xla")
+            start = time.perf_counter()
+            _phase("warm-up", _config(args, 1, cache), root / "warm", args.batch_size)
+            print(f"# warm-up (compile into the cache) {time.perf_counter() - start:.1f} s")
+            one = _phase("one node", _config(args, 1, cache), root / "one", args.games)
+            cluster.add_node(num_cpus=1)
+            deadline = time.monotonic() + 120
+            while sum(1 for n in ray.nodes() if n["Alive"]) < 2 and time.monotonic() < deadline:
+                time.sleep(0.5)
+            two = _phase("two nodes", _config(args, 2, cache), root / "two", args.games)
+        ray.shutdown()
+    finally:
+        cluster.shutdown()
+    ratio = two["positions_per_second"] / one["positions_per_second"]
+    steady = (
+        two["steady_positions_per_second"] / one["steady_positions_per_second"]
+        if one["steady_positions_per_second"] and two["steady_positions_per_second"]
+        else None
+    )
+    print(
+        f"two nodes / one node: {ratio:.2f}x positions/s (whole stage)"
+        + (f", {steady:.2f}x steady" if steady else "")
+        + f"; goal >= 1.8x; machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    if args.json:
+        args.json.write_text(
+            json.dumps({"one": one, "two": two, "ratio": ratio, "steady_ratio": steady}, indent=2)
+        )
+
+
+if __name__ == "__main__":
+    main()
