@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from zeroloop.cli import config_cmd, data_cmd, eval_cmd, run_cmd, selfplay_cmd, train_cmd, trmph_cmd
+from zeroloop.cli import common, config_cmd, data_cmd, eval_cmd, run_cmd, selfplay_cmd, train_cmd, trmph_cmd
 
 app = typer.Typer(
     name="zeroloop",
@@ -12,6 +12,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    **common.TYPER_SETTINGS,
 )
 
 app.add_typer(config_cmd.app, name="config")
