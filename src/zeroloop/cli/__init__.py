@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from zeroloop.cli import common, config_cmd, data_cmd, eval_cmd, run_cmd, selfplay_cmd, train_cmd, trmph_cmd
+from zeroloop.cli import (
+    common,
+    config_cmd,
+    data_cmd,
+    eval_cmd,
+    init_cmd,
+    run_cmd,
+    selfplay_cmd,
+    train_cmd,
+    trmph_cmd,
+)
 
 app = typer.Typer(
     name="zeroloop",
@@ -17,6 +27,7 @@ app = typer.Typer(
 
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(trmph_cmd.app, name="trmph")
+app.command("init")(init_cmd.init)
 app.command("run")(run_cmd.run)
 app.command("sl")(run_cmd.sl)
 app.command("serve")(run_cmd.serve)

@@ -20,8 +20,13 @@ err_console = Console(stderr=True)
 TYPER_SETTINGS: dict = {"rich_markup_mode": None, "context_settings": {"max_content_width": 100}}
 
 ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="YAML config file (see configs/); defaults if omitted."),
+    str | None,
+    typer.Option(
+        "--config",
+        "-c",
+        metavar="PRESET|FILE",
+        help="A preset (quick, default, sl) or a YAML config file; the defaults if omitted.",
+    ),
 ]
 SetOption = Annotated[
     list[str] | None,
@@ -29,7 +34,7 @@ SetOption = Annotated[
 ]
 
 
-def load_config_or_exit(path: Path | None, overrides: list[str] | None) -> ZeroloopConfig:
+def load_config_or_exit(path: str | Path | None, overrides: list[str] | None) -> ZeroloopConfig:
     """Load the config; on error print the message (which names the key) and exit 2."""
     try:
         return load_config(path, overrides or [])
