@@ -12,6 +12,7 @@ from zeroloop.cli import (
     init_cmd,
     run_cmd,
     selfplay_cmd,
+    shard_eval_cmd,
     train_cmd,
     trmph_cmd,
 )
@@ -33,6 +34,7 @@ app.command("sl")(run_cmd.sl)
 app.command("serve")(run_cmd.serve)
 app.command("status")(run_cmd.status)
 app.command("evaluate")(eval_cmd.evaluate)
+app.command("eval")(shard_eval_cmd.eval_shards)
 app.command("gtp")(eval_cmd.gtp)
 app.command("play")(eval_cmd.play)
 app.command("preprocess")(data_cmd.preprocess)

@@ -93,6 +93,11 @@ def _columns(table: pa.Table | pa.RecordBatch, n: int) -> dict[str, np.ndarray]:
     }
 
 
+def shard_columns(table: pa.Table | pa.RecordBatch, board_size: int) -> dict[str, np.ndarray]:
+    """A shard's rows as the compact numpy columns `to_training_batch` takes."""
+    return _columns(table, board_size)
+
+
 class ShardLoader:
     """Fixed-shape training batches from position shards (see the module docstring).
 
