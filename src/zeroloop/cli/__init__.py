@@ -9,6 +9,7 @@ from zeroloop.cli import (
     config_cmd,
     data_cmd,
     eval_cmd,
+    games_cmd,
     init_cmd,
     run_cmd,
     selfplay_cmd,
@@ -28,6 +29,7 @@ app = typer.Typer(
 
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(trmph_cmd.app, name="trmph")
+app.add_typer(games_cmd.app, name="games")
 app.command("init")(init_cmd.init)
 app.command("run")(run_cmd.run)
 app.command("sl")(run_cmd.sl)
