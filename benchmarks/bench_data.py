@@ -16,7 +16,9 @@ Prints one JSON object; docs/data.md quotes the figures.
 
 instead times the `zeroloop preprocess` and `zeroloop shuffle` commands themselves
 (fresh processes, as a user runs them) on that many games with 1 and with 2 workers,
-interleaved and repeated `--repeats` times, and prints the best wall time of each.
+interleaved and repeated `--repeats` times, and prints the best time of each: the
+command's wall time and the stage's own time (summary.json `seconds`: the work and any
+process pool, without the command's start-up).
 With 2 workers the stages start a process pool, whose start-up cost (e.g. importing
 JAX in every worker, which the data stages do not need) shows here.
 """
@@ -186,10 +188,12 @@ def bench_trainer(board_size: int, batch_size: int, steps: int) -> dict:
     }
 
 
-def _time_cli(args_list: list[str]) -> float:
+def _time_cli(args_list: list[str], out: Path) -> tuple[float, float]:
+    """(wall seconds of the command, seconds of the stage itself from OUT/summary.json)."""
     t = time.perf_counter()
     subprocess.run([sys.executable, "-m", "zeroloop", *args_list], check=True, capture_output=True)
-    return time.perf_counter() - t
+    wall = time.perf_counter() - t
+    return wall, float(json.loads((out / "summary.json").read_text())["seconds"])
 
 
 def bench_cli(root: Path, games: int, board_size: int, repeats: int) -> dict:
@@ -206,17 +210,22 @@ def bench_cli(root: Path, games: int, board_size: int, repeats: int) -> dict:
         for workers in (1, 2):
             pos = root / f"positions-{workers}-{rep}"
             sets = ["--set", f"game.board_size={board_size}", "--max-workers", str(workers)]
-            key = f"preprocess_{workers}_workers_s"
-            dt = _time_cli(["preprocess", str(root / "trmph"), "--out", str(pos), *sets])
-            best[key] = min(best.get(key, dt), dt)
-            key = f"shuffle_{workers}_workers_s"
             out = root / f"shuffled-{workers}-{rep}"
-            dt = _time_cli(["shuffle", str(pos / "train"), "--out", str(out), *sets])
-            best[key] = min(best.get(key, dt), dt)
-    best = {k: round(v, 2) for k, v in best.items()}
+            for name, cmd, dest in (
+                ("preprocess", ["preprocess", str(root / "trmph")], pos),
+                ("shuffle", ["shuffle", str(pos / "train")], out),
+            ):
+                wall, inner = _time_cli([*cmd, "--out", str(dest), *sets], dest)
+                for key, dt in (
+                    (f"{name}_{workers}_workers_wall_s", wall),
+                    (f"{name}_{workers}_workers_stage_s", inner),
+                ):
+                    best[key] = min(best.get(key, dt), dt)
+    best = {k: round(v, 3) for k, v in best.items()}
     for stage_name in ("preprocess", "shuffle"):
-        one, two = best[f"{stage_name}_1_workers_s"], best[f"{stage_name}_2_workers_s"]
-        best[f"{stage_name}_ratio_2_over_1"] = round(two / one, 2)
+        for kind in ("wall", "stage"):
+            one, two = best[f"{stage_name}_1_workers_{kind}_s"], best[f"{stage_name}_2_workers_{kind}_s"]
+            best[f"{stage_name}_{kind}_ratio_2_over_1"] = round(two / one, 2)
     return {"games": games, "board_size": board_size, "repeats": repeats} | best
 
 

@@ -48,3 +48,33 @@ def test_games_package_still_exports_the_environment() -> None:
     assert HexState._fields[0] == "labels"
     assert neighbour_table(3).shape == (9, 6)
     assert list(transpose_permutation(2)) == [0, 2, 1, 3, 4]
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def _pid_after(seconds: float) -> int:
+    import os
+    import time
+
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def test_small_jobs_stay_inline_and_large_ones_move_to_a_pool() -> None:
+    import os
+
+    from zeroloop.data.executor import AdaptiveExecutor, worker_pool
+
+    with worker_pool(2) as pool:
+        assert [pool.submit(_square, i).result() for i in range(5)] == [0, 1, 4, 9, 16]
+        assert isinstance(pool, AdaptiveExecutor) and not pool.started_pool
+    with worker_pool(2, inline_seconds=0.3) as pool:
+        pids = [pool.submit(_pid_after, 0.2).result() for _ in range(4)]
+        assert isinstance(pool, AdaptiveExecutor) and pool.started_pool
+    # the first tasks ran here until 0.3 s were spent, the rest in worker processes
+    assert pids[:2] == [os.getpid()] * 2 and os.getpid() not in pids[2:]
+    with worker_pool(2, inline_seconds=0) as pool:
+        futures = [pool.submit(_square, i) for i in range(5)]
+        assert [f.result() for f in futures] == [0, 1, 4, 9, 16]

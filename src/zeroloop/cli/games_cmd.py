@@ -21,7 +21,7 @@ app = typer.Typer(
 def export(
     inputs: Annotated[
         list[Path],
-        typer.Argument(metavar="CHUNKS...", help="Game chunk files (.arrow) or folders (searched below)."),
+        typer.Argument(metavar="CHUNKS", help="Game chunk files (.arrow) or folders (searched below)."),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if missing).")] = Path(
         "exported-games"

@@ -14,7 +14,7 @@ from zeroloop.cli.common import ConfigOption, SetOption, console, load_config_or
 def eval_shards(
     shards: Annotated[
         list[Path],
-        typer.Argument(metavar="SHARDS...", help="Position shards (.feather) or directories of them."),
+        typer.Argument(metavar="SHARDS", help="Position shards (.feather) or directories of them."),
     ],
     model: Annotated[
         Path,
@@ -56,8 +56,8 @@ def eval_shards(
 
     \b
     Example:
-      zeroloop eval runs/quick/positions/gen-0002/test --model runs/quick/models/gen-0002.zlm \\
-        --config quick --dump test-gen2.npz
+      zeroloop eval runs/q/positions/gen-0002/test -m runs/q/models/gen-0002.zlm
+      zeroloop eval runs/q/shuffled/gen-0002 -m runs/q --config quick --dump out.npz
     """
     if weights is not None and weights not in ("raw", "ema", "swa"):
         typer.echo(f"error: --weights {weights!r}: choose raw, ema or swa", err=True)
