@@ -11,6 +11,16 @@
    which a trainer on this machine consumes batches).
 
 Prints one JSON object; docs/data.md quotes the figures.
+
+    python benchmarks/bench_data.py --cli-games 3000 --board-size 11
+
+instead times the `zeroloop preprocess` and `zeroloop shuffle` commands themselves
+(fresh processes, as a user runs them) on that many games with 1 and with 2 workers,
+interleaved and repeated `--repeats` times, and prints the best time of each: the
+command's wall time and the stage's own time (summary.json `seconds`: the work and any
+process pool, without the command's start-up).
+With 2 workers the stages start a process pool, whose start-up cost (e.g. importing
+JAX in every worker, which the data stages do not need) shows here.
 """
 
 from __future__ import annotations
@@ -178,6 +188,47 @@ def bench_trainer(board_size: int, batch_size: int, steps: int) -> dict:
     }
 
 
+def _time_cli(args_list: list[str], out: Path) -> tuple[float, float]:
+    """(wall seconds of the command, seconds of the stage itself from OUT/summary.json)."""
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "zeroloop", *args_list], check=True, capture_output=True)
+    wall = time.perf_counter() - t
+    return wall, float(json.loads((out / "summary.json").read_text())["seconds"])
+
+
+def bench_cli(root: Path, games: int, board_size: int, repeats: int) -> dict:
+    """Best wall seconds of `zeroloop preprocess` / `shuffle` with 1 and 2 workers."""
+    from zeroloop.data.synthetic import random_game
+    from zeroloop.games.trmph import format_record
+
+    rng = np.random.default_rng(0)
+    lines = [format_record(board_size, *random_game(board_size, rng), url=True) for _ in range(games)]
+    (root / "trmph").mkdir(parents=True, exist_ok=True)
+    (root / "trmph" / "games.trmph").write_text("\n".join(lines) + "\n")
+    best: dict[str, float] = {}
+    for rep in range(repeats):
+        for workers in (1, 2):
+            pos = root / f"positions-{workers}-{rep}"
+            sets = ["--set", f"game.board_size={board_size}", "--max-workers", str(workers)]
+            out = root / f"shuffled-{workers}-{rep}"
+            for name, cmd, dest in (
+                ("preprocess", ["preprocess", str(root / "trmph")], pos),
+                ("shuffle", ["shuffle", str(pos / "train")], out),
+            ):
+                wall, inner = _time_cli([*cmd, "--out", str(dest), *sets], dest)
+                for key, dt in (
+                    (f"{name}_{workers}_workers_wall_s", wall),
+                    (f"{name}_{workers}_workers_stage_s", inner),
+                ):
+                    best[key] = min(best.get(key, dt), dt)
+    best = {k: round(v, 3) for k, v in best.items()}
+    for stage_name in ("preprocess", "shuffle"):
+        for kind in ("wall", "stage"):
+            one, two = best[f"{stage_name}_1_workers_{kind}_s"], best[f"{stage_name}_2_workers_{kind}_s"]
+            best[f"{stage_name}_{kind}_ratio_2_over_1"] = round(two / one, 2)
+    return {"games": games, "board_size": board_size, "repeats": repeats} | best
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--positions", type=int, default=1_000_000)
@@ -193,12 +244,19 @@ def main() -> None:
     p.add_argument("--trainer-steps", type=int, default=10)
     p.add_argument("--no-trainer", action="store_true")
     p.add_argument("--dir", type=Path, default=None, help="Work here instead of a temp dir (kept).")
+    p.add_argument("--cli-games", type=int, default=0, help="Time the CLI on this many games instead.")
+    p.add_argument("--repeats", type=int, default=3, help="Repetitions of --cli-games (best is kept).")
     p.add_argument("--stage", choices=["preprocess", "shuffle"], help=argparse.SUPPRESS)
     p.add_argument("--input", help=argparse.SUPPRESS)
     p.add_argument("--output", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.stage:
         stage(args)
+        return
+    if args.cli_games:
+        with tempfile.TemporaryDirectory(prefix="zl-bench-cli-") as tmp:
+            result = bench_cli(Path(tmp), args.cli_games, args.board_size, args.repeats)
+        print(json.dumps(result | {"cpus": os.cpu_count(), "load_average": os.getloadavg()[0]}, indent=2))
         return
     with tempfile.TemporaryDirectory(prefix="zl-bench-") as tmp:
         root = args.dir or Path(tmp)

@@ -178,7 +178,10 @@ def test_no_cleanup_keeps_the_combined_chunks(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_two_workers_match_one(tmp_path: Path) -> None:
+def test_two_workers_match_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zeroloop.data import executor
+
+    monkeypatch.setattr(executor, "INLINE_SECONDS", 0.0)  # a real pool even for this small job
     for i in range(4):
         write_chunk(tmp_path / "in" / f"c{i}.arrow", random_records(N, 30, seed=20 + i, with_search=True))
     one = run_preprocess(small_config(), [tmp_path / "in"], tmp_path / "one")

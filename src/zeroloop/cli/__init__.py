@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from zeroloop.cli import config_cmd, data_cmd, eval_cmd, run_cmd, selfplay_cmd, train_cmd, trmph_cmd
+from zeroloop.cli import (
+    common,
+    config_cmd,
+    data_cmd,
+    eval_cmd,
+    games_cmd,
+    init_cmd,
+    run_cmd,
+    selfplay_cmd,
+    shard_eval_cmd,
+    train_cmd,
+    trmph_cmd,
+)
 
 app = typer.Typer(
     name="zeroloop",
@@ -12,16 +24,20 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    **common.TYPER_SETTINGS,
 )
 
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(trmph_cmd.app, name="trmph")
+app.add_typer(games_cmd.app, name="games")
+app.command("init")(init_cmd.init)
 app.command("run")(run_cmd.run)
 app.command("sl")(run_cmd.sl)
 app.command("serve")(run_cmd.serve)
 app.command("deploy")(run_cmd.deploy)
 app.command("status")(run_cmd.status)
 app.command("evaluate")(eval_cmd.evaluate)
+app.command("eval")(shard_eval_cmd.eval_shards)
 app.command("gtp")(eval_cmd.gtp)
 app.command("play")(eval_cmd.play)
 app.command("preprocess")(data_cmd.preprocess)

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from zeroloop.cli.common import SetOption, console, load_config_or_exit
+from zeroloop.cli.common import TYPER_SETTINGS, SetOption, console, load_config_or_exit
 from zeroloop.config import config_to_yaml
 
-app = typer.Typer(help="Show or check configs.", no_args_is_help=True)
+app = typer.Typer(help="Show or check configs.", no_args_is_help=True, **TYPER_SETTINGS)
 
 
 @app.command("show")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -31,9 +32,52 @@ def _check_force_and_lock(force: list[str] | None, run_dir: Path) -> None:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
 
+# Seed 002's data flags (docs/seed-flags.md); each is a shortcut for a --set override.
+ExistingDirOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--existing-shuffled-data-dir",
+        metavar="DIR",
+        help="Existing shuffled shards mixed into training (data.mix.existing_dirs; repeatable).",
+    ),
+]
+SkipFilesOption = Annotated[
+    list[int] | None,
+    typer.Option(
+        "--skip-files",
+        metavar="N",
+        min=0,
+        help="Shard files skipped at the start of each data source, new data first, then each "
+        "--existing-shuffled-data-dir (data.mix.skip_files; repeatable: --skip-files 0 --skip-files 200).",
+    ),
+]
+TrmphWorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-workers-trmph", metavar="N", min=1, help="Preprocessing worker processes (data.max_workers)."
+    ),
+]
+
+
+def seed_flag_overrides(
+    existing_dirs: list[Path] | None, skip_files: list[int] | None, max_workers_trmph: int | None
+) -> list[str]:
+    """The `--set` overrides that seed 002's data flags stand for.
+
+    Folders are made absolute here: the flow may run in another process and folder.
+    """
+    sets: list[str] = []
+    if existing_dirs:
+        sets.append("data.mix.existing_dirs=" + json.dumps([str(Path(d).absolute()) for d in existing_dirs]))
+    if skip_files:
+        sets.append("data.mix.skip_files=" + json.dumps(list(skip_files)))
+    if max_workers_trmph is not None:
+        sets.append(f"data.max_workers={max_workers_trmph}")
+    return sets
+
 
 def run(
-    config: ConfigOption = Path("configs/quick.yaml"),
+    config: ConfigOption = "quick",
     run_dir: RunDirOption = Path("runs/quick"),
     set_: SetOption = None,
     generations: Annotated[int | None, typer.Option(help="Generations (default: config's).")] = None,
@@ -62,13 +106,21 @@ def run(
         Path | None, typer.Option(help="Existing self-play directory to use instead of playing.")
     ] = None,
     force: Annotated[list[str] | None, typer.Option(metavar="STAGE[@GEN]", help=FORCE_HELP)] = None,
+    existing_shuffled_data_dir: ExistingDirOption = None,
+    skip_files: SkipFilesOption = None,
+    max_workers_trmph: TrmphWorkersOption = None,
 ) -> None:
     """Run the whole loop in this process (local Ray, Prefect without a server).
 
     Run the same command again to resume: finished stages are skipped (Cached), a
     half-done stage continues from what is on disk, and a stage whose inputs or
     result-changing settings changed runs again with everything after it.
+
+    \b
+    Example:
+      zeroloop run --config quick --run-dir runs/quick --generations 3
     """
+    set_ = [*(set_ or []), *seed_flag_overrides(existing_shuffled_data_dir, skip_files, max_workers_trmph)]
     cfg = load_config_or_exit(config, set_)  # fail fast with a clear message
     # Services before the run directory: a bad address leaves nothing behind.
     check_prefect_database_or_exit()
@@ -98,12 +150,21 @@ def run(
 
 def sl(
     trmph_dirs: Annotated[list[Path], typer.Argument(help="Directories (or files) of TRMPH games.")],
-    config: ConfigOption = Path("configs/sl.yaml"),
+    config: ConfigOption = "sl",
     run_dir: RunDirOption = Path("runs/sl"),
     set_: SetOption = None,
     force: Annotated[list[str] | None, typer.Option(metavar="STAGE[@GEN]", help=FORCE_HELP)] = None,
+    existing_shuffled_data_dir: ExistingDirOption = None,
+    skip_files: SkipFilesOption = None,
+    max_workers_trmph: TrmphWorkersOption = None,
 ) -> None:
-    """Supervised training from TRMPH files (self-play disabled): preprocess, shuffle, train, evaluate."""
+    """Supervised training from TRMPH files (self-play disabled): preprocess, shuffle, train, evaluate.
+
+    \b
+    Example:
+      zeroloop sl data/trmph --config sl --run-dir runs/sl --max-workers-trmph 2
+    """
+    set_ = [*(set_ or []), *seed_flag_overrides(existing_shuffled_data_dir, skip_files, max_workers_trmph)]
     cfg = load_config_or_exit(config, set_)
     check_prefect_database_or_exit()
     connect_ray_or_exit(cfg)  # the arena plays on Ray
@@ -121,9 +182,11 @@ def sl(
 
 
 def serve(
-    config: ConfigOption = Path("configs/quick.yaml"),
+    config: ConfigOption = "quick",
     run_dir: RunDirOption = Path("runs/default"),
-    sl_config: Annotated[Path, typer.Option(help="Config of sl-train/default.")] = Path("configs/sl.yaml"),
+    sl_config: Annotated[
+        str, typer.Option(metavar="PRESET|FILE", help="Config of sl-train/default: a preset or a file.")
+    ] = "sl",
     sl_run_dir: Annotated[Path, typer.Option(help="Run directory of sl-train/default.")] = Path("runs/sl"),
     limit: Annotated[int | None, typer.Option(help="Flow runs at a time.")] = None,
 ) -> None:
@@ -136,7 +199,7 @@ def serve(
     load_config_or_exit(sl_config, None)
     from zeroloop.flows.serve import serve_deployments
 
-    serve_deployments(str(config), str(run_dir), str(sl_config), str(sl_run_dir), limit=limit)
+    serve_deployments(str(config or "quick"), str(run_dir), sl_config, str(sl_run_dir), limit=limit)
 
 
 def deploy(
@@ -146,9 +209,11 @@ def deploy(
             "--pool", help="Prefect work pool (create: prefect work-pool create NAME --type process)."
         ),
     ],
-    config: ConfigOption = Path("configs/quick.yaml"),
+    config: ConfigOption = "quick",
     run_dir: RunDirOption = Path("runs/default"),
-    sl_config: Annotated[Path, typer.Option(help="Config of sl-train/<name>.")] = Path("configs/sl.yaml"),
+    sl_config: Annotated[
+        str, typer.Option(metavar="PRESET|FILE", help="Config of sl-train/<name>: a preset or a file.")
+    ] = "sl",
     sl_run_dir: Annotated[Path, typer.Option(help="Run directory of sl-train/<name>.")] = Path("runs/sl"),
     name: Annotated[str, typer.Option(help="Deployment name.")] = "pool",
 ) -> None:

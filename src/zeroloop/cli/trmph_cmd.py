@@ -9,7 +9,7 @@ import numpy as np
 import typer
 from rich.text import Text
 
-from zeroloop.cli.common import console
+from zeroloop.cli.common import TYPER_SETTINGS, console
 from zeroloop.games import board as hexboard
 from zeroloop.games.trmph import TrmphError, TrmphGame, TrmphIssue, format_record, read_trmph_file
 
@@ -19,6 +19,7 @@ app = typer.Typer(
         "'http://www.trmph.com/hex/board#11,a1b2c3 1'). See docs/trmph.md."
     ),
     no_args_is_help=True,
+    **TYPER_SETTINGS,
 )
 
 # X (first player) connects the lettered edges, top and bottom; O (second player)

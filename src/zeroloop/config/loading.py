@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from zeroloop.config.model import TRAINING_KEYS
+from zeroloop.config.presets import is_preset_name, preset_names, preset_text, resolve_relative_paths
 from zeroloop.config.root import ZeroloopConfig
 
 # Sections whose change makes old data, checkpoints or models meaningless for a run...
@@ -88,15 +89,24 @@ def config_from_dict(raw: dict[str, Any], source: str = "<config>") -> ZeroloopC
 def load_config(
     path: str | os.PathLike[str] | None = None, overrides: list[str] | None = None
 ) -> ZeroloopConfig:
-    """Load a YAML config (or the defaults when `path` is None) and apply overrides."""
+    """Load a YAML config (or the defaults when `path` is None) and apply overrides.
+
+    `path` is a preset name ('quick', 'default', 'sl': shipped in the package) or a
+    YAML file; relative paths inside a file are taken from the file's folder.
+    """
     raw: dict[str, Any] = {}
     source = "<defaults>"
     if path is not None:
         source = str(path)
+        base = Path(path).absolute().parent
         try:
-            data = Path(path).read_bytes()
+            if is_preset_name(path):
+                data, source = preset_text(os.fspath(path)).encode(), f"preset {os.fspath(path)}"
+            else:
+                data = Path(path).read_bytes()
         except OSError as exc:
-            raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
+            hint = "" if os.sep in str(path) else f" (and not a preset: {', '.join(preset_names())})"
+            raise ConfigError(f"{path}: cannot read config: {exc.strerror}{hint}") from None
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -111,7 +121,7 @@ def load_config(
             loaded = {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: top level must be a mapping of sections")
-        raw = loaded
+        raw = resolve_relative_paths(loaded, base)
     if overrides:
         raw = apply_overrides(raw, overrides)
         source += " with --set " + " ".join(overrides)

@@ -17,8 +17,11 @@ HEADER = """\
 Generated from the pydantic models by `zeroloop config reference > docs/config.md`;
 a test fails when this file and the code disagree.
 
-A config is a YAML file of sections (see `configs/`). Every key is optional; unknown
-keys are errors. Override any key on the command line with `--set SECTION.KEY=VALUE`
+A config is a YAML file of sections, or the name of a preset shipped in the package
+(`quick`, `default`, `sl`; `configs/` links to them, and `zeroloop init DIR --preset
+NAME` writes an editable copy). Relative paths in a file are taken from the file's
+folder. Every key is optional; unknown keys are errors. Override any key on the
+command line with `--set SECTION.KEY=VALUE`
 (the value is YAML: `--set mcts.temperature='[[0, 1.0], [0.5, 0.1]]'`).
 `zeroloop config show FILE` prints the fully resolved config; `zeroloop config validate
 FILE` checks one. Changing a `game` key or a model architecture key in an existing

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from zeroloop.data.records import BadRecord
 from zeroloop.data.schemas import GAME_CHUNK_SCHEMA
-from zeroloop.games.hex import transpose_permutation
+from zeroloop.games.geometry import transpose_permutation
 
 
 @dataclass

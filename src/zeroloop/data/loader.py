@@ -106,6 +106,11 @@ def _columns(table: pa.Table | pa.RecordBatch, n: int) -> dict[str, np.ndarray]:
     }
 
 
+def shard_columns(table: pa.Table | pa.RecordBatch, board_size: int) -> dict[str, np.ndarray]:
+    """A shard's rows as the compact numpy columns `to_training_batch` takes."""
+    return _columns(table, board_size)
+
+
 def check_shard(path: Path, board_size: int | None, verify: bool) -> int:
     """Rows of a shard after opening it and, with `verify`, checking every batch.
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from zeroloop.config.data import DiffFocusConfig
 from zeroloop.data.gamebatch import GameBatch, _ranges
-from zeroloop.games.hex import transpose_permutation
+from zeroloop.games.geometry import transpose_permutation
 
 SELECTORS = ("all", "final", "penultimate")
 AUGMENTATIONS = ("none", "random", "all")

@@ -41,7 +41,7 @@ def _resolve_config(config_path: str | None, overrides: list[str] | None, selfpl
 
 @flow(name="rl-loop", log_prints=True)
 def rl_loop(
-    config_path: str | None = "configs/quick.yaml",
+    config_path: str | None = "quick",
     run_dir: str = "runs/default",
     generations: int | None = None,
     overrides: list[str] | None = None,
@@ -252,7 +252,7 @@ def _note(rd: RunDir, plan: GenerationPlan, out: dict[str, Any]) -> str:
 
 @flow(name="sl-train", log_prints=True)
 def sl_train(
-    config_path: str | None = "configs/sl.yaml",
+    config_path: str | None = "sl",
     run_dir: str = "runs/sl",
     trmph_dirs: list[str] | None = None,
     overrides: list[str] | None = None,

@@ -3,36 +3,46 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from prefect import serve
 
+from zeroloop.config.presets import config_spec_for_another_process
 from zeroloop.flows.rl_loop import rl_loop, sl_train
 
 
-def serve_deployments(
-    config_path: str, run_dir: str, sl_config_path: str, sl_run_dir: str, limit: int | None = None
-) -> None:
-    """Block, running flow runs triggered by `prefect deployment run 'rl-loop/default'`.
+def build_deployments(config_path: str, run_dir: str, sl_config_path: str, sl_run_dir: str) -> list[Any]:
+    """The two deployments, not yet registered.
 
-    Default parameters are absolute paths, because flow runs start in their own
-    process and should not depend on the directory they start in.
+    Default parameters are preset names or absolute paths, because flow runs start in
+    their own process and should not depend on the directory they start in.
     """
     rl = rl_loop.to_deployment(
         name="default",
-        parameters={"config_path": str(Path(config_path).resolve()), "run_dir": str(Path(run_dir).resolve())},
+        parameters={
+            "config_path": config_spec_for_another_process(config_path),
+            "run_dir": str(Path(run_dir).resolve()),
+        },
         description="AlphaZero loop: self-play -> preprocess -> shuffle -> train -> evaluate.",
         tags=["zeroloop"],
     )
     sl = sl_train.to_deployment(
         name="default",
         parameters={
-            "config_path": str(Path(sl_config_path).resolve()),
+            "config_path": config_spec_for_another_process(sl_config_path),
             "run_dir": str(Path(sl_run_dir).resolve()),
         },
         description="Supervised training from TRMPH files (self-play disabled).",
         tags=["zeroloop"],
     )
-    serve(rl, sl, limit=limit)
+    return [rl, sl]
+
+
+def serve_deployments(
+    config_path: str, run_dir: str, sl_config_path: str, sl_run_dir: str, limit: int | None = None
+) -> None:
+    """Block, running flow runs triggered by `prefect deployment run 'rl-loop/default'`."""
+    serve(*build_deployments(config_path, run_dir, sl_config_path, sl_run_dir), limit=limit)
 
 
 def deploy_to_pool(
@@ -55,14 +65,17 @@ def deploy_to_pool(
     }
     rl = rl_loop.to_deployment(
         name=name,
-        parameters={"config_path": str(Path(config_path).resolve()), "run_dir": str(Path(run_dir).resolve())},
+        parameters={
+            "config_path": config_spec_for_another_process(config_path),
+            "run_dir": str(Path(run_dir).resolve()),
+        },
         description="AlphaZero loop: self-play -> preprocess -> shuffle -> train -> evaluate.",
         **common,
     )
     sl = sl_train.to_deployment(
         name=name,
         parameters={
-            "config_path": str(Path(sl_config_path).resolve()),
+            "config_path": config_spec_for_another_process(sl_config_path),
             "run_dir": str(Path(sl_run_dir).resolve()),
         },
         description="Supervised training from TRMPH files (self-play disabled).",

@@ -12,7 +12,7 @@ from functools import cache
 
 import numpy as np
 
-from zeroloop.games.hex import neighbour_table, transpose_permutation
+from zeroloop.games.geometry import neighbour_table, transpose_permutation
 
 
 class IllegalMoveError(ValueError):

@@ -29,10 +29,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-BLACK = 0
-WHITE = 1
-NO_WINNER = -1
-NUM_OBS_PLANES = 3  # mover's stones, opponent's stones, swap-is-legal
+# The numpy-only geometry lives in its own module so the data workers need no JAX;
+# re-exported here because the environment and its users know it by these names.
+from zeroloop.games.geometry import (  # noqa: F401
+    BLACK,
+    NO_WINNER,
+    NUM_OBS_PLANES,
+    WHITE,
+    neighbour_table,
+    transpose_permutation,
+)
 
 
 class HexState(NamedTuple):
@@ -48,31 +54,6 @@ class HexState(NamedTuple):
     to_play: jax.Array
     ply: jax.Array
     winner: jax.Array
-
-
-def neighbour_table(board_size: int) -> np.ndarray:
-    """int32 [N*N, 6]: the neighbours of each cell; off-board slots point at the cell itself.
-
-    Pointing at the cell itself is harmless: the cell is empty when a stone is placed
-    on it, so it never counts as a same-coloured neighbour.
-    """
-    n = board_size
-    table = np.empty((n * n, 6), dtype=np.int32)
-    offsets = ((-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0))
-    for r in range(n):
-        for c in range(n):
-            for k, (dr, dc) in enumerate(offsets):
-                rr, cc = r + dr, c + dc
-                inside = 0 <= rr < n and 0 <= cc < n
-                table[r * n + c, k] = rr * n + cc if inside else r * n + c
-    return table
-
-
-def transpose_permutation(board_size: int) -> np.ndarray:
-    """int32 [N*N+1]: action a=(r,c) -> (c,r); swap maps to itself. An involution."""
-    n = board_size
-    idx = np.arange(n * n).reshape(n, n).T.reshape(-1)
-    return np.concatenate([idx, [n * n]]).astype(np.int32)
 
 
 @dataclass(frozen=True)
