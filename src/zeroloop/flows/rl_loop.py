@@ -21,7 +21,7 @@ from zeroloop.config import ZeroloopConfig, load_config, write_run_config  # noq
 from zeroloop.flows.plan import GenerationPlan, StageSwitches, plan_generation  # noqa: E402
 from zeroloop.rundir import RunDir  # noqa: E402
 from zeroloop.tasks import stages  # noqa: E402
-from zeroloop.tasks.artifacts import generation_note  # noqa: E402
+from zeroloop.tasks.artifacts import publish_generation  # noqa: E402
 from zeroloop.tasks.cache import run_storage, stage_depends  # noqa: E402
 from zeroloop.workers.ray_session import ensure_ray  # noqa: E402
 
@@ -166,21 +166,8 @@ def run_generation(
     if candidate.exists():
         depends = stage_depends(config, "promote", candidate=str(candidate))
         out["promote"] = opts(stages.promote_task, "promote")(root, g, "promote", depends, promote, reason)
-    generation_note(g, _note(rd, plan, out))
+    publish_generation(rd.root, g)
     return out
-
-
-def _note(rd: RunDir, plan: GenerationPlan, out: dict[str, Any]) -> str:
-    lines = [f"# Generation {plan.generation}", "", f"Run directory: `{rd.root}`", ""]
-    for stage, summary in out.items():
-        brief = ", ".join(
-            f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}"
-            for k, v in summary.items()
-            if isinstance(v, int | float | str | bool) and not str(v).startswith("/")
-        )
-        lines.append(f"- **{stage}**: {brief}")
-    lines += ["", f"Best model: generation {rd.best_generation()}"]
-    return "\n".join(lines)
 
 
 @flow(name="sl-train", log_prints=True)
