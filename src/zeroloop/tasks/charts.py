@@ -34,7 +34,7 @@ class Series:
     y: Sequence[float | None]
     low: Sequence[float | None] = ()
     high: Sequence[float | None] = ()
-    marker: str = "o"
+    marker: str | None = None  # None: markers only when there are few points
     linestyle: str = "-"
 
 
@@ -55,21 +55,32 @@ def _finite(v: float | None) -> bool:
 
 def _draw(ax: Axes, panel: Panel) -> None:
     drawn = False
+    xmin, xmax = math.inf, -math.inf
     for s in panel.series:
         pts = [(x, y) for x, y in zip(s.x, s.y, strict=True) if _finite(y)]
         if not pts:
             continue
         xs, ys = zip(*pts, strict=True)
-        (line,) = ax.plot(xs, ys, marker=s.marker, markersize=3.5, linestyle=s.linestyle, label=s.label)
+        # A dense curve reads best as a bare line; a few points need markers to be seen at all.
+        marker = s.marker or ("o" if len(pts) < 12 else "")
+        (line,) = ax.plot(xs, ys, marker=marker, markersize=3.5, linestyle=s.linestyle, label=s.label)
         if s.low and s.high:
             band = [
-                (x, lo, hi)
-                for x, lo, hi in zip(s.x, s.low, s.high, strict=True)
-                if _finite(lo) and _finite(hi)
+                (x, y, lo, hi)
+                for x, y, lo, hi in zip(s.x, s.y, s.low, s.high, strict=True)
+                if _finite(y) and _finite(lo) and _finite(hi)
             ]
             if band:
-                bx, blo, bhi = zip(*band, strict=True)
-                ax.fill_between(bx, blo, bhi, color=line.get_color(), alpha=0.18, linewidth=0)
+                bx, by, blo, bhi = zip(*band, strict=True)
+                err = [
+                    [y - lo for y, lo in zip(by, blo, strict=True)],
+                    [hi - y for y, hi in zip(by, bhi, strict=True)],
+                ]
+                ax.errorbar(bx, by, yerr=err, fmt="none", ecolor=line.get_color(), elinewidth=1, capsize=3)
+                if len(band) > 1:
+                    ax.fill_between(bx, blo, bhi, color=line.get_color(), alpha=0.15, linewidth=0)
+        xmin = min(xmin, min(xs))
+        xmax = max(xmax, max(xs))
         drawn = True
     for v in panel.vlines:
         ax.axvline(v, color="#999999", linewidth=0.6, linestyle=":")
@@ -82,8 +93,10 @@ def _draw(ax: Axes, panel: Panel) -> None:
         ax.set_ylim(*panel.ylim)
     if panel.percent:
         ax.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=1.0, decimals=0))
-    if panel.xlabel == "generation":
-        ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+    if panel.xlabel == "generation" and drawn:
+        # Whole generations only, with room around a lone point.
+        ax.set_xlim(xmin - 0.5, xmax + 0.5)
+        ax.xaxis.set_major_locator(ticker.MaxNLocator(nbins=10, integer=True, min_n_ticks=1))
     if drawn:
         ax.legend(fontsize=7, loc="best", frameon=False)
     else:

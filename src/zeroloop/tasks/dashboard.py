@@ -171,19 +171,19 @@ def stage_rows(stages: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:
             what += f", resigned {fmt_pct(s.get('resign_rate'))}"
         rows.append(("self-play", what, fmt_seconds(s.get("stage_seconds"))))
     if s := stages.get("preprocess"):
-        numbers = ", ".join(
-            f"{fmt_count(v)} {k.replace('_', ' ')}"
-            for k, v in s.items()
-            if isinstance(v, int) and not isinstance(v, bool) and k not in ("generation",)
+        what = (
+            f"{fmt_count(s.get('games_in'))} games in, {fmt_count(s.get('games_out'))} kept "
+            f"({fmt_count(s.get('duplicates'))} duplicates, {fmt_count(s.get('bad_games'))} bad); "
+            f"{fmt_count(s.get('positions_train'))} training and {fmt_count(s.get('positions_test'))} "
+            "held-out positions"
         )
-        rows.append(("preprocess", numbers or "done", fmt_seconds(s.get("stage_seconds"))))
+        rows.append(("preprocess", what, fmt_seconds(s.get("stage_seconds"))))
     if s := stages.get("shuffle"):
-        numbers = ", ".join(
-            f"{fmt_count(v)} {k.replace('_', ' ')}"
-            for k, v in s.items()
-            if isinstance(v, int) and not isinstance(v, bool)
+        what = (
+            f"{fmt_count(s.get('positions_out'))} positions through {fmt_count(s.get('buckets'))} buckets "
+            f"into {fmt_count(s.get('shards'))} shards"
         )
-        rows.append(("shuffle", numbers or "done", fmt_seconds(s.get("stage_seconds"))))
+        rows.append(("shuffle", what, fmt_seconds(s.get("stage_seconds"))))
     if s := stages.get("train"):
         tm, vm = s.get("train_metrics") or {}, s.get("val_metrics") or {}
         what = (
@@ -316,7 +316,7 @@ def strength_panels(rd: RunDir, summaries: dict[int, dict[str, dict[str, Any]]])
             "Win rate of each generation's model",
             "win rate",
             [Series(f"vs {name}", *v) for name, v in rates.items()],
-            ylim=(0.0, 1.0),
+            ylim=(-0.02, 1.04),
             percent=True,
         ),
     ]
@@ -326,7 +326,7 @@ def training_panels(rd: RunDir, gens: Sequence[int]) -> list[Panel]:
     curves, bounds = training_curve(rd, gens)
     train, val = curves.get("train", {"step": []}), curves.get("val", {"step": []})
     series = [
-        Series(name, train["step"], train.get(key, []), marker="")
+        Series(name, train["step"], train.get(key, []))
         for name, key in (("loss", "loss"), ("policy", "policy_loss"), ("value", "value_loss"))
         if train.get(key)
     ]
@@ -351,5 +351,5 @@ def selfplay_panels(summaries: dict[int, dict[str, dict[str, Any]]]) -> list[Pan
         rates.append(Series("games resigned", gens, resign))
     return [
         Panel("Mean game length", "plies", [Series("self-play games", gens, length)]),
-        Panel("Self-play outcomes", "share of games", rates, ylim=(0.0, 1.0), percent=True),
+        Panel("Self-play outcomes", "share of games", rates, ylim=(-0.02, 1.04), percent=True),
     ]
