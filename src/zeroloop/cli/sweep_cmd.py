@@ -105,6 +105,11 @@ def sweep(
     except (SweepError, ConfigError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    try:
+        import ray.tune  # noqa: F401
+    except ImportError:
+        typer.echo("error: zeroloop sweep needs Ray Tune: pip install 'ray[tune]'", err=True)
+        raise typer.Exit(2) from None
     from zeroloop.workers.ray_session import ensure_ray
     from zeroloop.workers.sweep_tune import run_sweep
 
@@ -129,6 +134,9 @@ def sweep(
         shown = f"{value:.4g}" if isinstance(value, float) and math.isfinite(value) else "–"
         table.add_row(r.trial, *(_short(r.params.get(k)) for k in keys), r.status, str(r.step or "–"), shown)
     console.print(table)
+    for r in rows:
+        if r.error:
+            console.print(f"trial {r.trial} failed: {r.error}", markup=False, highlight=False)
     console.print(f"wrote {csv_path}" + (f" and {best} (the best trial's config)" if best else ""))
 
 

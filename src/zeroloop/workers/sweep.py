@@ -250,6 +250,7 @@ class TrialRow:
     status: str
     step: int | None
     metrics: dict[str, float]
+    error: str | None = None  # the last line of the trial's exception, when it failed
 
     def flat(self, metric_names: Sequence[str]) -> dict[str, Any]:
         row = {"trial": self.trial, **self.params, "status": self.status, "step": self.step}

@@ -148,7 +148,8 @@ def run_sweep(
         else:
             status = "stopped by ASHA" if step is not None else "no result"
         trial = (result.metrics or {}).get("trial_id") or Path(result.path).name
-        rows.append(TrialRow(str(trial), dict(result.config or {}), status, step, metrics))
+        error = str(result.error).strip().splitlines()[-1] if result.error is not None else None
+        rows.append(TrialRow(str(trial), dict(result.config or {}), status, step, metrics, error))
     expected = grid_size(sweep)
     if len(rows) < expected:
         raise RuntimeError(f"Ray Tune returned {len(rows)} trials, the sweep has {expected}")
