@@ -128,31 +128,39 @@ def test_sweep_on_ray_tune(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_sweep_killed_resumes(tmp_path: Path) -> None:
+    from zeroloop.trainer.checkpoints import CheckpointStore
+
     out = tmp_path / "sweep"
     proc = subprocess.Popen(_sweep_cmd(out), env=_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     try:
-        # Kill once the first trial has finished and the second has started training.
+        # Kill (SIGKILL, the whole process group) once the first trial has finished and the
+        # second has written its first checkpoint.
         deadline = time.monotonic() + 700
         while time.monotonic() < deadline:
-            trials = list((out / "trials").glob("*")) if (out / "trials").exists() else []
+            trials = sorted((out / "trials").glob("*")) if (out / "trials").exists() else []
             finished = [t for t in trials if (t / "summary.json").exists()]
-            if finished and any((t / "metrics.jsonl").exists() for t in trials if t not in finished):
+            running = [t for t in trials if t not in finished and (t / "checkpoints").exists()]
+            if finished and running and CheckpointStore(running[0] / "checkpoints").latest_step():
                 break
             assert proc.poll() is None, "the sweep ended before it could be killed"
-            time.sleep(0.5)
+            time.sleep(0.2)
         else:
-            pytest.fail("the sweep never reached its second trial")
+            pytest.fail("the sweep never reached its second trial's first checkpoint")
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    first = finished[0]
-    first_summary = (first / "summary.json").read_text()
+    first, second = finished[0], running[0]
+    first_metrics = (first / "metrics.jsonl").read_text()
+    killed_at = CheckpointStore(second / "checkpoints").latest_step()
     done = subprocess.run(_sweep_cmd(out), env=_env(), capture_output=True, text=True, timeout=800)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "resuming sweep" in done.stdout
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert len(rows) == 2 and all(r["val_loss"] for r in rows), rows
-    # The trial that had finished was not trained again.
-    assert (first / "summary.json").read_text() == first_summary
-    assert json.loads(first_summary)["final_step"] == 4
+    assert sorted(p.name for p in (out / "trials").iterdir()) == sorted([first.name, second.name])
+    # The finished trial trained no step again; the interrupted one went on from its checkpoint.
+    assert (first / "metrics.jsonl").read_text() == first_metrics
+    summary = json.loads((second / "summary.json").read_text())
+    assert summary["final_step"] == 4 and summary["resumed_from"] is not None
+    assert summary["resumed_from"] >= killed_at

@@ -89,6 +89,8 @@ def board_svg(
         return x0 + c * w + r * w / 2, y0 + r * 1.5 * cell
 
     width = x0 + (n - 1) * w * 1.5 + w / 2 + margin
+    if caption:  # room for the caption under a small board
+        width = max(width, len(caption) * cell * 0.48 + 2 * cell)
     height = y0 + (n - 1) * 1.5 * cell + cell + margin + (cell * 1.4 if caption else 0)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '

@@ -104,32 +104,27 @@ def _candidate_rating(
     return None, None
 
 
-def training_curve(rd: RunDir, generations: Sequence[int]) -> tuple[dict[str, dict[str, list]], list[int]]:
-    """Logged losses over the global step of every generation's metrics.jsonl.
+def training_curve(rd: RunDir, generations: Sequence[int]) -> dict[str, dict[str, list]]:
+    """Logged losses over the global step, from every generation's metrics.jsonl.
 
-    Returns ({"train": {"step": [...], "loss": [...], ...}, "val": {...}}, the first
-    step of each generation after the first) for the generation boundaries.
+    Returns {"train": {"step": [...], "loss": [...], "policy_loss": [...],
+    "value_loss": [...]}, "val": {...}}, steps in the order logged.
     """
     curves: dict[str, dict[str, list]] = {}
-    bounds: list[int] = []
     for g in generations:
         path = rd.checkpoint_dir(g) / "metrics.jsonl"
         if not path.exists():
             continue
-        first = True
         for line in path.read_text().splitlines():
             try:
                 row = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line cut by a kill
-            if first and curves:  # where a later generation's training starts
-                bounds.append(int(row.get("step", 0)))
-            first = False
             curve = curves.setdefault(str(row.get("split", "train")), {"step": []})
             curve["step"].append(int(row.get("step", 0)))
             for k in ("loss", "policy_loss", "value_loss"):
                 curve.setdefault(k, []).append(row.get(k))
-    return curves, bounds
+    return curves
 
 
 def sample_game(rd: RunDir, g: int) -> tuple[str, str] | None:
@@ -147,10 +142,9 @@ def sample_game(rd: RunDir, g: int) -> tuple[str, str] | None:
     if not games:
         return None
     game = games[0]
-    caption = (
-        f"generation {g}, {chunks[0].name} game 1: {COLOURS[game.winner]} wins in {len(game.moves)} moves"
-    )
-    return board_svg(game.board_size, [int(m) for m in game.moves], caption=caption), caption
+    result = f"{COLOURS[game.winner]} wins in {len(game.moves)} moves"
+    caption = f"generation {g}, {chunks[0].name} game 1: {result}"
+    return board_svg(game.board_size, [int(m) for m in game.moves], caption=result), caption
 
 
 # ---- documents --------------------------------------------------------------------------
@@ -230,7 +224,8 @@ def generation_markdown(rd: RunDir, run_name: str, g: int) -> str:
     game = sample_game(rd, g)
     if game:
         svg, caption = game
-        lines += ["## A self-play game", "", f"![{caption}]({data_uri(svg, 'image/svg+xml')})", ""]
+        image = f"![{caption}]({data_uri(svg, 'image/svg+xml')})"
+        lines += ["## A self-play game", "", image, "", caption, ""]
     return "\n".join(lines)
 
 
@@ -240,7 +235,7 @@ def dashboard_markdown(rd: RunDir, run_name: str) -> str:
     gens = [g for g in summaries if g > 0]
     charts = [
         ("Strength", strength_panels(rd, summaries)),
-        ("Training", training_panels(rd, gens)),
+        ("Training", training_panels(rd, summaries)),
         ("Self-play", selfplay_panels(summaries)),
     ]
     lines = [f"# {run_name}: dashboard", "", f"Run directory: `{rd.root}`; best model: generation "
@@ -278,7 +273,7 @@ def generation_rows(rd: RunDir, summaries: dict[int, dict[str, dict[str, Any]]])
             fmt_num((tr.get("val_metrics") or {}).get("loss")),
             fmt_pct(ev.get("win_rate"), ev.get("win_rate_low"), ev.get("win_rate_high")) if ev else "–",
             fmt_elo(elo, err),
-            "yes" if (st.get("promote") or {}).get("promoted") else "no",
+            ("yes" if st["promote"].get("promoted") else "no") if "promote" in st else "–",
             fmt_seconds(seconds),
         ])  # fmt: skip
     return rows
@@ -322,8 +317,11 @@ def strength_panels(rd: RunDir, summaries: dict[int, dict[str, dict[str, Any]]])
     ]
 
 
-def training_panels(rd: RunDir, gens: Sequence[int]) -> list[Panel]:
-    curves, bounds = training_curve(rd, gens)
+def training_panels(rd: RunDir, summaries: dict[int, dict[str, dict[str, Any]]]) -> list[Panel]:
+    curves = training_curve(rd, [g for g in summaries if g > 0])
+    # Where each later generation's training started (its first step), as dotted lines.
+    starts = [(st.get("train") or {}).get("start_step") for st in summaries.values()]
+    bounds = sorted({int(x) for x in starts if isinstance(x, int) and x > 0})
     train, val = curves.get("train", {"step": []}), curves.get("val", {"step": []})
     series = [
         Series(name, train["step"], train.get(key, []))
