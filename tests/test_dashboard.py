@@ -99,7 +99,7 @@ def _fake_run(root: Path) -> RunDir:
 def test_generation_note_and_dashboard_from_a_run_dir(tmp_path: Path) -> None:
     rd = _fake_run(tmp_path / "run")
     note = generation_markdown(rd, "run", 2)
-    assert "| self-play | 16 new games (32 in all)" in note and "black wins 56.2 %" in note
+    assert "| self-play | 14.2 s | 16 new games (32 in all)" in note and "black wins 56.2 %" in note
     assert "14.2 s" in note and "1 min 15 s" in note and "vs random: 100.0 % (50–100)" in note
     assert "elo: " not in note.lower() and "0.5625" not in note  # no raw key: value floats
     ((mime, svg),) = _images(note)

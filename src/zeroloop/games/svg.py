@@ -70,15 +70,17 @@ def board_svg(
     moves: Sequence[int],
     *,
     caption: str | None = None,
-    cell: float = 18.0,
+    cell: float | None = None,
 ) -> str:
     """An SVG document (str) of the position after `moves`, every stone numbered.
 
     board_size: N; moves: ints in 0..N*N in play order; caption: text under the board
-    (e.g. the winner); cell: hexagon radius in pixels. One <polygon class="cell"> per
-    cell (N*N) and one <text class="move"> per stone on the board.
+    (e.g. the winner); cell: hexagon radius in pixels (default: about 500 pixels wide
+    whatever N). One <polygon class="cell"> per cell (N*N) and one <text class="move">
+    per stone on the board.
     """
     n = board_size
+    cell = cell or min(30.0, max(12.0, 220.0 / n))
     stones = game_stones(n, moves)
     last = next((c for c, (_, k) in stones.items() if k == len(moves)), None)
     w = math.sqrt(3) * cell  # a hexagon's width

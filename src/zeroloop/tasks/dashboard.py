@@ -219,7 +219,9 @@ def generation_markdown(rd: RunDir, run_name: str, g: int) -> str:
     stages = stage_summaries(rd).get(g, {})
     lines = [f"# {run_name}: generation {g}", "", f"Run directory: `{rd.root}`", ""]
     rows = stage_rows(stages)
-    lines += _table(("stage", "result", "time"), rows) if rows else ["No stage ran in this generation."]
+    # Time before the long result text, so the table's width never pushes it out of view.
+    rows = [(stage, time, what) for stage, what, time in rows]
+    lines += _table(("stage", "time", "result"), rows) if rows else ["No stage ran in this generation."]
     lines += ["", f"Best model: generation {rd.best_generation()}", ""]
     game = sample_game(rd, g)
     if game:
