@@ -188,7 +188,8 @@ def make_spec(
         raise SweepError(f"--metric {metric}: validation metrics need --test shards")
     spec = SweepSpec(
         out_dir=str(Path(out_dir).resolve()),
-        config=None if config is None else str(config),
+        # Absolute: Tune runs each trial in its own working directory (a preset name stays).
+        config=None if config is None else str(Path(config).resolve() if Path(config).exists() else config),
         sets=list(sets),
         train_shards=[str(Path(p).resolve()) for p in train_shards],
         test_shards=[str(Path(p).resolve()) for p in test_shards],
