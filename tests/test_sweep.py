@@ -83,6 +83,16 @@ def test_spec_checks_every_point_before_ray(tmp_path: Path) -> None:
         save_or_check_spec(other)
 
 
+def test_config_path_is_absolute_for_trials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "my.yaml").write_text("train: {steps: 3}\n")
+    monkeypatch.chdir(tmp_path)
+    spec = make_spec(tmp_path / "out", "my.yaml", TINY, [parse_param("train.learning_rate=0.01")],
+                     synthetic=True)  # fmt: skip
+    assert spec.config == str(tmp_path / "my.yaml") and spec.steps == 3
+    monkeypatch.chdir("/")  # as a Tune trial, elsewhere
+    assert spec.trial_config({"train.learning_rate": 0.01}).train.steps == 3
+
+
 def test_results_csv_and_best_yaml(tmp_path: Path) -> None:
     spec = make_spec(tmp_path, None, TINY, [parse_param("train.learning_rate=0.001,0.01,0.1")],
                      synthetic=True, steps=4)  # fmt: skip
