@@ -104,11 +104,12 @@ def test_served_deployment_runs_and_reports(tmp_path: Path) -> None:
         state, artifacts = asyncio.run(_wait_and_read(flow_run_id, env, 700))
         assert state == "COMPLETED", (tmp_path / "serve.log").read_text()[-4000:]
         keys = {a["key"] for a in artifacts if a["key"]}
+        # Keys start with the run's name (the run directory's name, "run").
         for stage in ("selfplay", "preprocess", "shuffle", "train", "evaluate"):
-            assert f"{stage}-gen-1" in keys, keys
-            assert f"{stage}-progress" in keys, keys
-        assert "generation-1" in keys
-        tables = [a for a in artifacts if a["type"] == "table" and a["key"] == "selfplay-gen-1"]
+            assert f"run-{stage}-gen-1" in keys, keys
+            assert f"run-{stage}-progress" in keys, keys
+        assert "run-generation-1" in keys and "run-dashboard" in keys
+        tables = [a for a in artifacts if a["type"] == "table" and a["key"] == "run-selfplay-gen-1"]
         rows = json.loads(tables[0]["data"]) if isinstance(tables[0]["data"], str) else tables[0]["data"]
         assert any(r["metric"] == "games" and r["value"] >= 16 for r in rows)
         assert (run_dir / "models" / "gen-0001.zlm").exists()

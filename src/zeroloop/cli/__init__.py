@@ -14,6 +14,7 @@ from zeroloop.cli import (
     run_cmd,
     selfplay_cmd,
     shard_eval_cmd,
+    sweep_cmd,
     train_cmd,
     trmph_cmd,
 )
@@ -48,6 +49,7 @@ app.command("overfit")(train_cmd.overfit)
 app.command("tune-lr")(train_cmd.tune_lr)
 app.command("describe")(train_cmd.describe)
 app.command("migrate")(train_cmd.migrate)
+app.command("sweep")(sweep_cmd.sweep)
 
 
 def main() -> None:

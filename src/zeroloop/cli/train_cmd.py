@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 from rich.logging import RichHandler
 from rich.table import Table
@@ -222,6 +223,10 @@ def tune_lr(
 
 
 def describe(
+    model: Annotated[
+        Path | None,
+        typer.Argument(help="A model file: print its provenance (data, parent, config, code) and size."),
+    ] = None,
     config: ConfigOption = None,
     set_: SetOption = None,
     batch_size: BatchOption = None,
@@ -229,7 +234,15 @@ def describe(
         int | None, typer.Option("--board-size", help="Board size (game.board_size).")
     ] = None,
 ) -> None:
-    """Parameters, FLOPs per sample and memory per batch of the configured model and train step."""
+    """Parameters, FLOPs per sample and memory per batch of the configured model and train step;
+    with MODEL, where that model file came from.
+
+    Examples: `zeroloop describe -c configs/default.yaml --board-size 11`;
+    `zeroloop describe runs/quick/models/gen-0003.zlm`.
+    """
+    if model is not None:
+        _describe_model_file(model)
+        return
     from zeroloop.trainer.synthetic import SyntheticBatches
     from zeroloop.trainer.tools import describe as run_describe
     from zeroloop.trainer.tools import flat_rows
@@ -239,6 +252,41 @@ def describe(
     batch = next(SyntheticBatches(cfg.train.batch_size, cfg.game.board_size))
     info = run_describe(cfg, batch)
     _table(f"model {cfg.model.blocks}x{cfg.model.channels}, {cfg.train.precision}", flat_rows(info))
+
+
+def _describe_model_file(path: Path) -> None:
+    from zeroloop.model.file import ModelFileError, read_model_header
+    from zeroloop.trainer.provenance import provenance_rows, shard_lines
+
+    try:
+        header, weights = read_model_header(path)
+    except ModelFileError as exc:
+        _fail(exc)
+        return
+    mc, game = header.model_config, header.game
+    params = sum(int(np.size(w)) for _, w in _leaves(weights))
+    rows = [
+        ("board", f"{game.board_size}x{game.board_size}{', swap' if game.swap else ''}"),
+        ("network", f"{mc.blocks} blocks x {mc.channels} channels, {params:,} stored numbers"),
+    ]
+    table = Table(title=f"model {path}", show_header=False, title_justify="left")
+    table.add_column("field", style="bold", no_wrap=True)
+    table.add_column("value", overflow="fold")  # hashes and paths are folded, never cut
+    for k, v in rows + provenance_rows(header.metadata):
+        table.add_row(k, v)
+    console.print(table)
+    # Full hashes and paths on their own lines: a table column would cut them.
+    for line in shard_lines(header.metadata):
+        console.print(line, soft_wrap=True, markup=False, highlight=False)
+
+
+def _leaves(tree: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(tree, dict):
+        for k, v in tree.items():
+            for name, leaf in _leaves(v):
+                yield f"{k}/{name}", leaf
+    else:
+        yield "", tree
 
 
 def migrate(

@@ -24,7 +24,7 @@ from zeroloop.flows.plan import GenerationPlan, StageSwitches, plan_generation  
 from zeroloop.retention import apply_retention  # noqa: E402
 from zeroloop.rundir import RunDir  # noqa: E402
 from zeroloop.tasks import stages  # noqa: E402
-from zeroloop.tasks.artifacts import generation_note  # noqa: E402
+from zeroloop.tasks.artifacts import publish_generation  # noqa: E402
 from zeroloop.tasks.cache import StageKey, run_storage, stage_depends, stage_key  # noqa: E402
 from zeroloop.workers.gpu_share import share_gpu_in_this_process  # noqa: E402
 from zeroloop.workers.ray_session import check_ray_address  # noqa: E402
@@ -192,7 +192,7 @@ def run_generation(
         # The decision is in the key: the same models with another verdict promote anew.
         key = stage_key(config, "promote", **models, promote=promote, reason=reason)
         out["promote"] = call("promote", stages.promote_task, key, promote, reason, best)
-    generation_note(g, _note(rd, plan, out))
+    publish_generation(rd.root, g)
     return out
 
 
@@ -235,19 +235,6 @@ def _call_stage(
     # A Cached task lands here too and restores an entry that clear_stage removed.
     rd.mark_done(g, stage, result)
     return result
-
-
-def _note(rd: RunDir, plan: GenerationPlan, out: dict[str, Any]) -> str:
-    lines = [f"# Generation {plan.generation}", "", f"Run directory: `{rd.root}`", ""]
-    for stage, summary in out.items():
-        brief = ", ".join(
-            f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}"
-            for k, v in summary.items()
-            if isinstance(v, int | float | str | bool) and not str(v).startswith("/")
-        )
-        lines.append(f"- **{stage}**: {brief}")
-    lines += ["", f"Best model: generation {rd.best_generation()}"]
-    return "\n".join(lines)
 
 
 @flow(name="sl-train", log_prints=True)

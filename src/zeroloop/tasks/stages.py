@@ -17,7 +17,7 @@ from prefect import get_run_logger, task
 
 from zeroloop.config import ZeroloopConfig
 from zeroloop.rundir import RunDir
-from zeroloop.tasks.artifacts import StageProgress, ladder_artifact, summary_table
+from zeroloop.tasks.artifacts import StageProgress, ladder_artifact, run_name, summary_table
 
 
 def _config(config_json: dict[str, Any]) -> ZeroloopConfig:
@@ -36,7 +36,7 @@ def _timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[dict[str,
 
 
 def _finish(run_dir: str, generation: int, stage: str, summary: dict[str, Any]) -> dict[str, Any]:
-    summary_table(stage, generation, summary)
+    summary_table(stage, generation, summary, run=run_name(run_dir))
     get_run_logger().info("%s gen %d done: %s", stage, generation, _one_line(summary))
     return summary
 
@@ -71,7 +71,7 @@ def _run_stage(
     stage: str, run_dir: str, generation: int, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
 ) -> dict[str, Any]:
     """Run one stage function with a live progress artifact; record and return its summary."""
-    progress = StageProgress(stage, generation)
+    progress = StageProgress(stage, generation, run=run_name(run_dir))
     summary, seconds = _timed(fn, *args, progress=progress, **kwargs)
     progress.finish()
     return _finish(run_dir, generation, stage, summary | {"stage_seconds": seconds})

@@ -28,6 +28,7 @@ from zeroloop.trainer.engine import Batch, cached_engine
 from zeroloop.trainer.export import export_model
 from zeroloop.trainer.fit import EarlyStopState, FitResult, ProgressFn, fit, save_final
 from zeroloop.trainer.metrics import MetricsLogger, peak_memory
+from zeroloop.trainer.provenance import build_provenance
 
 log = logging.getLogger("zeroloop.trainer")
 
@@ -208,7 +209,11 @@ def run_training(
 
     exported, used = None, None
     if export_path is not None:
-        meta = {"trained_on": [str(s) for s in train_shards]}
+        synthetic = bool(getattr(batches, "synthetic", False))
+        meta = {
+            "trained_on": [str(s) for s in train_shards],
+            "provenance": build_provenance(config, train_shards, init_model, synthetic),
+        }
         meta.update(metadata or {})
         exported = export_model(export_path, engine, state, config.game, metadata=meta)
         used = tc.export_weights

@@ -54,6 +54,9 @@ class SyntheticBatches:
     `fixed=True` repeats batch 0 forever (for overfit checks).
     """
 
+    # Read by run_training: an exported model records that it never saw real games.
+    synthetic = True
+
     def __init__(self, batch_size: int, board_size: int, seed: int = 0, fixed: bool = False) -> None:
         self.batch_size = batch_size
         self.board_size = board_size
