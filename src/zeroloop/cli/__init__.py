@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from zeroloop.cli import config_cmd, data_cmd, eval_cmd, run_cmd, selfplay_cmd, train_cmd, trmph_cmd
+from zeroloop.cli import (
+    config_cmd,
+    data_cmd,
+    eval_cmd,
+    run_cmd,
+    selfplay_cmd,
+    solve_cmd,
+    train_cmd,
+    trmph_cmd,
+)
 
 app = typer.Typer(
     name="zeroloop",
@@ -31,6 +40,7 @@ app.command("overfit")(train_cmd.overfit)
 app.command("tune-lr")(train_cmd.tune_lr)
 app.command("describe")(train_cmd.describe)
 app.command("migrate")(train_cmd.migrate)
+app.command("solve")(solve_cmd.solve)
 
 
 def main() -> None:
