@@ -192,43 +192,47 @@ def geometry(n: int) -> Geometry:
     )
 
 
-def chain(geo: Geometry, own: int, empty: int, player: int) -> tuple[bool, int]:
+def chain(geo: Geometry, own: int, empty: int, player: int, reverse: bool = False) -> tuple[bool, int, int]:
     """Greedy search for a second-player virtual connection of `player`'s edges.
 
     own: the player's stones; empty: the empty cells. Starting from the stones on the
-    first edge, groups of adjacent stones are added when a bridge or an edge template
-    with an empty two-cell carrier, disjoint from the carriers used so far, joins
-    them. Such a chain is a win for `player` even with the opponent to move: an
-    intrusion into one carrier is answered in the same carrier, and the carriers do
-    not overlap. Greedy, so it can miss a chain; it never claims a false one.
+    first edge (the second when `reverse`), groups of adjacent stones are added when a
+    bridge or an edge template whose carrier is empty, and disjoint from the carriers
+    used so far, joins them. Such a chain is a win for `player` even with the opponent
+    to move: an intrusion into one carrier is answered in the same carrier, and the
+    carriers do not overlap. Greedy, so it can miss a chain; it never claims a false one.
 
-    Returns (connected, union of the carriers used); carrier 0 with connected means
-    the edges are already joined by stones.
+    Returns (connected, union of the carriers used, stones reached from the start edge);
+    carrier 0 with connected means the edges are already joined by stones.
     """
     first, second = geo.edges[player]
+    start_node, goal_node = EDGE_A, EDGE_B
+    to_first, to_second = geo.edge_reach[player]
+    if reverse:
+        first, second, start_node, goal_node = second, first, goal_node, start_node
+        to_first, to_second = to_second, to_first
     flood = geo.flood
     links = geo.edge_links[player]
     bridges = geo.bridges
     partners = geo.bridge_partners
-    to_first, to_second = geo.edge_reach[player]
     reach = flood(first, own)
     used = 0
-    # Stones one row from the first edge with a free template join it too.
+    # Stones a template away from the start edge join it too.
     for cell in iter_bits(own & to_first & ~reach):
         if reach >> cell & 1:
             continue
         for node, carrier in links[cell]:
-            if node == EDGE_A and carrier & empty == carrier and not carrier & used:
+            if node == start_node and carrier & empty == carrier and not carrier & used:
                 used |= carrier
                 reach |= flood(1 << cell, own)
                 break
     while True:
         if reach & second:
-            return True, used
+            return True, used, reach
         for cell in iter_bits(reach & to_second):
             for node, carrier in links[cell]:
-                if node == EDGE_B and carrier & empty == carrier and not carrier & used:
-                    return True, used | carrier
+                if node == goal_node and carrier & empty == carrier and not carrier & used:
+                    return True, used | carrier, reach
         grown = False
         for cell in iter_bits(own & ~reach):
             if not partners[cell] & reach or reach >> cell & 1:
@@ -240,4 +244,4 @@ def chain(geo: Geometry, own: int, empty: int, player: int) -> tuple[bool, int]:
                     grown = True
                     break
         if not grown:
-            return False, used
+            return False, used, reach

@@ -167,14 +167,21 @@ class Solver:
         if self._deadline is not None and self._nodes & 255 == 0 and time.perf_counter() > self._deadline:
             raise _OutOfBudget
 
-    def _chain(self, own: int, empty: int, player: int) -> tuple[bool, int]:
-        """`bitboard.chain`, memoised: sibling nodes ask about the same stones again."""
+    def _chain(self, own: int, empty: int, player: int) -> tuple[bool, int, int, int]:
+        """`bitboard.chain` grown from each edge: (connected, carrier, reach A, reach B).
+
+        Memoised: sibling nodes ask about the same stones again.
+        """
         key = (own, empty, player)
         hit = self._chains.get(key)
         if hit is None:
             if len(self._chains) > self.max_table:
                 self._chains.clear()
-            hit = self._chains[key] = _chain_search(self.geo, own, empty, player)
+            ok, carrier, reach_a = _chain_search(self.geo, own, empty, player)
+            reach_b = 0
+            if not ok:
+                ok, carrier, reach_b = _chain_search(self.geo, own, empty, player, reverse=True)
+            hit = self._chains[key] = (ok, carrier, reach_a, reach_b)
         return hit
 
     def _lookup(self, black: int, white: int, to_play: int) -> int | None:
@@ -202,12 +209,11 @@ class Solver:
             return -1
         if threats:
             return None
-        ok, carrier = self._chain(own, empty, to_play)
+        ok, carrier, _, _ = self._chain(own, empty, to_play)
         if ok:
             # Filling a carrier cell keeps every link of the chain.
             return (carrier & -carrier).bit_length() - 1
-        ok, _ = self._chain(opp, empty, 1 - to_play)
-        return -1 if ok else None
+        return -1 if self._chain(opp, empty, 1 - to_play)[0] else None
 
     def _search(self, black: int, white: int, to_play: int) -> int:
         """A winning move for `to_play` (>= 0), or -1 when `to_play` loses. Exact."""
@@ -229,8 +235,15 @@ class Solver:
         candidates = threats or empty
         blocks = [0] * self.cells
         if not threats:
-            for m in iter_bits(empty):
-                ok, carrier = self._chain(opp | (1 << m), empty & ~(1 << m), other)
+            # Only a cell linked (within two steps) to what the opponent already
+            # reaches from both edges can complete a chain. Skipping a cell only
+            # weakens the pruning, never its exactness.
+            _, _, reach_a, reach_b = self._chain(opp, empty, other)
+            first, second = geo.edges[other]
+            dilate = geo.dilate
+            near = dilate(dilate(reach_a | first)) & dilate(dilate(reach_b | second))
+            for m in iter_bits(empty & near):
+                ok, carrier, _, _ = self._chain(opp | (1 << m), empty & ~(1 << m), other)
                 if ok:
                     region = carrier | (1 << m)
                     candidates &= region
