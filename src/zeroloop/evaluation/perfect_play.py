@@ -72,12 +72,17 @@ def solver_move(solver: Solver, black: int, white: int, to_play: int, budget: Bu
     """The solver's move: a winning one when it has one, else the longest-resisting one.
 
     "Longest-resisting" is approximated by the reply whose proof (for the opponent)
-    costs the most nodes, an unprovable one counting as the hardest: exact
+    costs the most nodes, an unprovable one (within a twentieth of the budget)
+    counting as the hardest: exact
     distance-to-loss would need a full depth-bounded search of every reply.
     """
     r = solver.solve_masks(black, white, to_play, budget)
     if r.winner == to_play and r.move is not None:
         return r.move
+    # Each reply gets a twentieth of the budget: a losing move costs every reply a solve.
+    per_reply = Budget(
+        nodes=None if budget.nodes is None else max(100, budget.nodes // 20), seconds=budget.seconds
+    )
     empty = solver.geo.full & ~(black | white)
     best, best_cost = -1, -1.0
     for cell in solver.geo.centre_order:
@@ -85,9 +90,9 @@ def solver_move(solver: Solver, black: int, white: int, to_play: int, budget: Bu
             continue
         bit = 1 << cell
         if to_play == 0:
-            child = solver.solve_masks(black | bit, white, 1, budget)
+            child = solver.solve_masks(black | bit, white, 1, per_reply)
         else:
-            child = solver.solve_masks(black, white | bit, 0, budget)
+            child = solver.solve_masks(black, white | bit, 0, per_reply)
         cost = float("inf") if child.winner is None else float(child.nodes)
         if child.winner == to_play:  # a win the first search missed within its budget
             return cell
