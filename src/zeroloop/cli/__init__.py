@@ -14,6 +14,7 @@ from zeroloop.cli import (
     run_cmd,
     selfplay_cmd,
     shard_eval_cmd,
+    solve_cmd,
     sweep_cmd,
     train_cmd,
     trmph_cmd,
@@ -50,6 +51,7 @@ app.command("tune-lr")(train_cmd.tune_lr)
 app.command("describe")(train_cmd.describe)
 app.command("migrate")(train_cmd.migrate)
 app.command("sweep")(sweep_cmd.sweep)
+app.command("solve")(solve_cmd.solve)
 
 
 def main() -> None:

@@ -93,6 +93,17 @@ class LoaderConfig(Section):
     seed: int = Field(0, description="Seed of the block permutations; resume needs the same seed.")
 
 
+class RescoreConfig(Section):
+    """Relabel endgame positions with the exact solver (seed 001's chunk_rescorer)."""
+
+    enabled: bool = Field(False, description="Relabel value targets of near-final positions exactly.")
+    max_empty: int = Field(8, ge=0, description="Only positions with at most this many empty cells.")
+    nodes: int = Field(20_000, ge=1, description="Solver node budget per position; unknown = unchanged.")
+    policy: bool = Field(
+        False, description="Also move the policy target onto the winning moves when the mover wins."
+    )
+
+
 class DataConfig(Section):
     position_selector: Literal["all", "final", "penultimate"] = Field(
         "all",
@@ -124,6 +135,7 @@ class DataConfig(Section):
         default_factory=DiffFocusConfig, description="Diff-focus sampling (lc0)."
     )
     window: WindowConfig = Field(default_factory=WindowConfig, description="The RL training window.")
+    rescore: RescoreConfig = Field(default_factory=RescoreConfig, description="Exact endgame relabelling.")
     mix: MixConfig = Field(default_factory=MixConfig, description="Mixing with existing data.")
     loader: LoaderConfig = Field(default_factory=LoaderConfig, description="The training data loader.")
 

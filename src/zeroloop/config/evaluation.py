@@ -7,6 +7,16 @@ from pydantic import Field, field_validator
 from zeroloop.config.base import Section
 
 
+class PerfectPlayConfig(Section):
+    """Per-generation figures against the exact solver (docs/solver.md); small boards only."""
+
+    enabled: bool = Field(False, description="Add perfect-play figures to the evaluate stage's summary.")
+    max_board_size: int = Field(5, ge=2, le=9, description="Skipped on boards larger than this.")
+    nodes: int = Field(20_000, ge=1, description="Solver node budget per solve; unknown = left out.")
+    max_empty: int = Field(8, ge=0, description="Endgame positions: at most this many empty cells.")
+    positions: int = Field(200, ge=0, description="Self-play endgame positions sampled.")
+
+
 class EvalConfig(Section):
     num_games: int = Field(64, ge=0, description="Arena games per evaluation (0 = skip).")
     num_simulations: int = Field(32, ge=1, description="Search budget of both sides.")
@@ -54,6 +64,9 @@ class EvalConfig(Section):
         20, ge=0, description="Games against each reference opponent per generation."
     )
     seed: int = Field(0, description="Seed of the openings and of the opponents' randomness.")
+    perfect_play: PerfectPlayConfig = Field(
+        default_factory=PerfectPlayConfig, description="Figures against the exact solver."
+    )
 
     @field_validator("references")
     @classmethod

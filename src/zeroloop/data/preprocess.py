@@ -77,6 +77,7 @@ def _settings(config: ZeroloopConfig) -> PositionSettings:
         seed=d.seed,
         compression=d.compression,
         diff_focus=d.diff_focus,
+        rescore=d.rescore,
     )
 
 

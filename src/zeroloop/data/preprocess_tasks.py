@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from zeroloop.config.data import DiffFocusConfig
+from zeroloop.config.data import DiffFocusConfig, RescoreConfig
 from zeroloop.data.chunks import ChunkCorrupt, ChunkError, read_game_chunk_checked, read_game_chunk_table
 from zeroloop.data.gamebatch import GameBatch, empty_batch, from_chunk_table, from_trmph_games
 from zeroloop.data.positions import augment, diff_focus_keep, is_test_game, iter_position_blocks
 from zeroloop.data.records import BadRecord
+from zeroloop.data.rescore import rescore_positions
 from zeroloop.data.shards import BATCH_ROWS, ShardWriter, positions_to_batch
 from zeroloop.data.sources import Source
 
@@ -94,6 +95,7 @@ class PositionSettings:
     seed: int
     compression: str
     diff_focus: DiffFocusConfig
+    rescore: RescoreConfig = field(default_factory=RescoreConfig)
 
 
 @dataclass
@@ -105,6 +107,7 @@ class ChunkResult:
     train_positions: int = 0
     test_positions: int = 0
     dropped_diff_focus: int = 0
+    rescored_values: int = 0
     train_path: str | None = None
     test_path: str | None = None
 
@@ -146,6 +149,8 @@ def chunk_to_positions(chunk_path: str, index: int, out_dir: str, s: PositionSet
                 result.dropped_diff_focus += int((~keep).sum())
                 if not keep.all():
                     pos = pos.take(np.flatnonzero(keep))
+                pos, rescored = rescore_positions(pos, s.board_size, s.rescore)
+                result.rescored_values += rescored.value_changed
                 pos = augment(pos, s.augmentation, s.board_size, rng)
                 writer.write(positions_to_batch(pos, part_ids, s.board_size))
     result.train_positions, result.test_positions = train.rows, held_out.rows

@@ -334,6 +334,26 @@ def parse_record(text: str) -> TrmphGame:
     return TrmphGame(board_size, moves, winner, swap)
 
 
+def parse_position(text: str) -> tuple[int, tuple[int, ...], bool]:
+    """Parse a record that may be unfinished (a position to analyse, not a game).
+
+    `text` is one record in URL or bare form, without a result column. Returns
+    (board size, board-frame moves, swap). Raises TrmphError like `parse_record` for
+    an unreadable record, an unsupported size or an illegal move.
+    """
+    stripped = text.strip()
+    m = _RECORD_RE.fullmatch(stripped)
+    if m is None:
+        shown = stripped if len(stripped) <= 60 else stripped[:57] + "..."
+        raise TrmphError(
+            f"not a TRMPH record: {shown!r} (expected 'http://www.trmph.com/hex/board#N,moves' or '#N,moves')"
+        )
+    board_size = int(m.group(1))
+    _check_size(board_size)
+    moves, swap, _ = _play(board_size, m.group(2))
+    return board_size, moves, swap
+
+
 def format_record(
     board_size: int,
     moves: Sequence[int] | np.ndarray,

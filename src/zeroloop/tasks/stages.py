@@ -164,14 +164,14 @@ def evaluate_task(
     candidate: str,
     opponent: str,
 ) -> dict[str, Any]:
-    from zeroloop.evaluation.arena import run_evaluation
+    from zeroloop.evaluation.perfect_play import run_evaluation_with_perfect_play
 
     rd = RunDir.at(run_dir)
     summary = _run_stage(
         "evaluate",
         run_dir,
         generation,
-        run_evaluation,
+        run_evaluation_with_perfect_play,  # arena.run_evaluation (+ eval.perfect_play)
         _config(config_json),
         candidate,
         opponent,
