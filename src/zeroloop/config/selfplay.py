@@ -8,11 +8,18 @@ from zeroloop.config.base import Section
 
 
 class SelfplayConfig(Section):
-    """The self-play stage: Ray actors playing batches of games in lock-step."""
+    """The self-play stage: Ray actors, each playing `batch_size` games at a time."""
 
     num_games: int = Field(256, ge=1, description="Games per generation (games already on disk count).")
     num_workers: int = Field(2, ge=1, description="Ray self-play actors.")
-    batch_size: int = Field(64, ge=1, description="Games played in lock-step per worker batch.")
+    batch_size: int = Field(
+        64, ge=1, description="Game slots each worker plays at once; also the games per chunk."
+    )
+    continuous: bool = Field(
+        True,
+        description="A finished game's slot starts a new game at once (no search spent on finished "
+        "games); false = the batch plays in lock-step until its longest game ends.",
+    )
     cpus_per_worker: float = Field(1.0, gt=0, description="CPUs Ray reserves for each self-play actor.")
     gpus_per_worker: float = Field(
         0.0, ge=0, description="GPU share Ray reserves for each actor (e.g. 0.5 = two actors per GPU)."

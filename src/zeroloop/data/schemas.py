@@ -37,7 +37,8 @@ def position_shard_schema(board_size: int) -> pa.Schema:
     board: int8 [N*N] (+1 mover, -1 opponent, 0 empty); policy: float32 [N*N+1];
     value: outcome for the mover (+1 won); q: search value for the mover (NaN if none);
     final_board: int8 [N*N] the game's last position in this position's mover frame
-    (target of the auxiliary ownership head).
+    (target of the auxiliary ownership head); policy_weight: 1 when `policy` is a
+    training target, 0 for a playout-capped (cheap) search, whose policy carries no loss.
     """
     cells = board_size * board_size
     return pa.schema(
@@ -52,9 +53,16 @@ def position_shard_schema(board_size: int) -> pa.Schema:
             pa.field("game_id", pa.string(), nullable=False),
             pa.field("ply", pa.int16(), nullable=False),
             pa.field("game_length", pa.int16(), nullable=False),
+            pa.field("policy_weight", pa.float32(), nullable=False),
         ],
         metadata={"format": POSITION_SHARD_FORMAT, "board_size": str(board_size)},
     )
+
+
+def legacy_position_shard_schema(board_size: int) -> pa.Schema:
+    """The shard layout before `policy_weight` (read as policy_weight = 1 everywhere)."""
+    schema = position_shard_schema(board_size)
+    return schema.remove(schema.get_field_index("policy_weight"))
 
 
 def game_id(board_size: int, moves: Sequence[int]) -> str:

@@ -21,7 +21,11 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from zeroloop.data.atomic import atomic_path
-from zeroloop.data.schemas import POSITION_SHARD_FORMAT, position_shard_schema
+from zeroloop.data.schemas import (
+    POSITION_SHARD_FORMAT,
+    legacy_position_shard_schema,
+    position_shard_schema,
+)
 
 if TYPE_CHECKING:  # positions imports the JAX env; the shuffle and loader need not load JAX
     from zeroloop.data.positions import PositionArrays
@@ -58,6 +62,7 @@ def positions_to_batch(pos: PositionArrays, game_ids: pa.Array, board_size: int)
         ids,
         pa.array(pos.ply.astype(np.int16)),
         pa.array(pos.game_length.astype(np.int16)),
+        pa.array(pos.policy_weight.astype(np.float32)),
     ]
     return pa.record_batch(arrays, schema=position_shard_schema(board_size))
 
@@ -149,7 +154,8 @@ def open_shard(path: str | os.PathLike[str], board_size: int | None = None) -> i
     size = int(meta.get(b"board_size", b"0"))
     if board_size is not None and size != board_size:
         raise ShardError(f"{path}: shard holds {size}x{size} positions, expected {board_size}x{board_size}")
-    if not reader.schema.equals(position_shard_schema(size), check_metadata=False):
+    layouts = (position_shard_schema(size), legacy_position_shard_schema(size))
+    if not any(reader.schema.equals(x, check_metadata=False) for x in layouts):
         raise ShardError(f"{path}: position shard schema differs from {POSITION_SHARD_FORMAT}")
     return reader
 

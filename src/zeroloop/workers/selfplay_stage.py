@@ -56,6 +56,9 @@ class SelfplaySummary:
     new_games, new_positions: played by this call; positions_per_second = new_positions / wall.
     compile_seconds, play_seconds, write_seconds: summed over this call's batches, inside the
     actors (the rest of the wall time is Ray and actor start-up and waiting).
+    searched_rows: positions the actors searched in this call; live_row_share =
+    positions of the games written / searched_rows (1.0 would mean no search spent on
+    finished games or on games left unfinished).
     """
 
     out_dir: str
@@ -73,6 +76,8 @@ class SelfplaySummary:
     compile_seconds: float = 0.0
     play_seconds: float = 0.0
     write_seconds: float = 0.0
+    searched_rows: int = 0
+    live_row_share: float = 0.0
     model_path: str | None = None
     chunk_paths: list[str] = field(default_factory=list)
 
@@ -298,6 +303,7 @@ def run_selfplay(
                     summary.compile_seconds += result["compile_seconds"]
                     summary.play_seconds += result["play_seconds"]
                     summary.write_seconds += result["write_seconds"]
+                    summary.searched_rows += result.get("searched_rows", 0)
                 except RayActorError as exc:
                     # The actor may have died after its chunk was renamed into place.
                     candidate = out / f"{chunk_stem(w, seq)}.arrow"
@@ -338,4 +344,5 @@ def _finish(
     summary.new_positions = new_positions
     summary.wall_seconds = time.perf_counter() - start
     summary.positions_per_second = new_positions / summary.wall_seconds if summary.wall_seconds > 0 else 0.0
+    summary.live_row_share = new_positions / summary.searched_rows if summary.searched_rows else 0.0
     return summary
