@@ -24,6 +24,13 @@ class SelfplayConfig(Section):
     gpus_per_worker: float = Field(
         0.0, ge=0, description="GPU share Ray reserves for each actor (e.g. 0.5 = two actors per GPU)."
     )
+    gpu_memory_fraction: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="With a fractional gpus_per_worker: the share of GPU memory each actor may use "
+        "(XLA_PYTHON_CLIENT_MEM_FRACTION, preallocation off); null = 0.9 x gpus_per_worker.",
+    )
     seed: int = Field(0, description="Base seed; each batch derives its own from (seed, worker, sequence).")
     compilation_cache_dir: str | None = Field(
         "auto",

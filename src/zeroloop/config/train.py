@@ -117,6 +117,12 @@ class ValidationConfig(Section):
 
 class TrainConfig(Section):
     batch_size: int = Field(256, ge=1, description="Positions per batch (per micro-batch).")
+    devices: int = Field(
+        0,
+        ge=0,
+        description="Train data-parallel on this many local devices (0 = all); batch_size is split "
+        "between them and must divide by their number.",
+    )
     steps: int = Field(1000, ge=1, description="Optimizer steps per generation (per run).")
     optimizer: Literal["sgd", "adamw", "nadamw"] = Field(
         "adamw", description="'sgd' (momentum, optional Nesterov), 'adamw' or 'nadamw'."

@@ -23,6 +23,7 @@ from zeroloop.rundir import RunDir  # noqa: E402
 from zeroloop.tasks import stages  # noqa: E402
 from zeroloop.tasks.artifacts import generation_note  # noqa: E402
 from zeroloop.tasks.cache import run_storage, stage_depends  # noqa: E402
+from zeroloop.workers.gpu_share import share_gpu_in_this_process  # noqa: E402
 from zeroloop.workers.ray_session import ensure_ray  # noqa: E402
 
 FORCEABLE = ("selfplay", "preprocess", "shuffle", "train", "evaluate")
@@ -78,6 +79,7 @@ def rl_loop(
     write_run_config(rd.root, config)
     total = generations or config.orchestration.generations
     logger.info("run %s: %d generation(s) of %s", rd.root, total, config.name)
+    share_gpu_in_this_process(config)  # before this process's JAX touches the GPU
     if switches.selfplay or switches.evaluation:
         ensure_ray(config)
     policy, storage = run_storage(rd.root)

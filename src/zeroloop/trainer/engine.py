@@ -19,6 +19,7 @@ from flax import nnx
 from zeroloop.config.model import ModelConfig
 from zeroloop.config.train import TrainConfig
 from zeroloop.model.network import PolicyValueNet, create_model
+from zeroloop.trainer.devices import DataParallel, select_devices
 from zeroloop.trainer.losses import aux_warmup_scale, compute_losses
 from zeroloop.trainer.optim import build_optimizer, init_optimizer, plateau_scale
 from zeroloop.trainer.precision import adjust_loss_scale, all_finite, cast_floats, compute_dtype
@@ -38,6 +39,10 @@ class TrainEngine:
     start_step: global step the run's optimizer starts at (piecewise anchoring, EMA
     warmup and SWA start are counted from it). `schedule` overrides the config's
     (the LR finder sweeps with it).
+
+    The steps run data-parallel over `train.devices` local devices (all by default):
+    states from `init_state` and `place_state` are replicated, batches from
+    `select_batch` are split along their first axis (zeroloop.trainer.devices).
     """
 
     def __init__(
@@ -60,6 +65,8 @@ class TrainEngine:
         self._schedule_override = schedule
         self.lookahead = train_cfg.lookahead_steps > 0
         self.dtype = compute_dtype(train_cfg.precision)
+        self.parallel = DataParallel(select_devices(train_cfg.devices))
+        self.parallel.check_batch_size(train_cfg.batch_size)
         # Abstract (shape-only) model: the graph structure without paying for an init.
         template = nnx.eval_shape(lambda: create_model(model_cfg))
         template.train()
@@ -72,8 +79,12 @@ class TrainEngine:
         if "winning_group" in model_cfg.aux_heads:
             keys.append("z")
         self.batch_keys = tuple(keys)
+        # The new state stays replicated (so it can be donated back next step); metrics
+        # are replicated scalars.
         self.train_step: Callable[[TrainState, Batch], tuple[TrainState, Metrics]] = jax.jit(
-            self._train_step, donate_argnums=(0,)
+            self._train_step,
+            donate_argnums=(0,),
+            out_shardings=(self.parallel.replicated, self.parallel.replicated),
         )
         self.eval_step: Callable[[Weights, Batch], Metrics] = jax.jit(self._eval_step)
 
@@ -89,7 +100,10 @@ class TrainEngine:
         )
 
     def init_state(self, model: PolicyValueNet, seed: int | None = None) -> TrainState:
-        """A fresh TrainState from `model`'s weights (copied, float32)."""
+        """A fresh TrainState from `model`'s weights (copied, float32), replicated on the devices."""
+        return self.place_state(self._new_state(model, seed))
+
+    def _new_state(self, model: PolicyValueNet, seed: int | None) -> TrainState:
         tc = self.train_cfg
         seed = tc.seed if seed is None else seed
         _, params, stats = nnx.split(model, nnx.Param, nnx.BatchStat)
@@ -113,9 +127,17 @@ class TrainEngine:
             skipped=jnp.int32(0),
         )
 
+    def place_state(self, state: Any) -> Any:
+        """`state` (a TrainState, or weights) replicated over the training devices."""
+        return self.parallel.put_state(state)
+
     def abstract_state(self) -> TrainState:
-        """Shapes and dtypes of the state (the restore target for checkpoints)."""
-        return jax.eval_shape(lambda: self.init_state(create_model(self.model_cfg)))
+        """Shapes, dtypes and (replicated) shardings of the state: the checkpoint restore target.
+
+        Checkpoints hold host copies, so one written on N devices restores on any number.
+        """
+        shapes = jax.eval_shape(lambda: self._new_state(create_model(self.model_cfg), None))
+        return self.parallel.abstract(shapes)
 
     def model_from_weights(self, weights: Weights) -> PolicyValueNet:
         """A PolicyValueNet in eval mode holding `weights`."""
@@ -126,13 +148,14 @@ class TrainEngine:
         return model
 
     def select_batch(self, batch: Batch) -> dict[str, Any]:
-        """Only the keys the step reads, so extra loader keys never trigger a recompile."""
+        """Only the keys the step reads (so extra loader keys never trigger a recompile),
+        placed on the devices: [B, ...] arrays split into B / devices rows each."""
         if "policy_weight" not in batch:  # batches from before playout-cap masking: all targets
             batch = {**batch, "policy_weight": np.ones(len(batch["weight"]), np.float32)}
         missing = [k for k in self.batch_keys if k not in batch]
         if missing:
             raise KeyError(f"training batch lacks {missing} (has {sorted(batch)})")
-        return {k: batch[k] for k in self.batch_keys}
+        return self.parallel.put_batch({k: batch[k] for k in self.batch_keys})
 
     # ------------------------------------------------------------------ steps
 

@@ -182,7 +182,7 @@ def fit(
         if result.stop_reason != "early stopping" and validation is not None and run_validation():
             result.stop_reason = "early stopping"
         if result.stop_reason == "early stopping" and tc.validation.restore_best and best_weights is not None:
-            params, stats, slow, ema, swa = jax.device_put(best_weights)
+            params, stats, slow, ema, swa = engine.place_state(best_weights)
             state = state.replace(params=params, batch_stats=stats, slow=slow, ema=ema, swa=swa)
             log.info(
                 "early stopping at step %d: restored the best weights of step %s", step, result.best_step

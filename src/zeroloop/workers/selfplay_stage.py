@@ -38,6 +38,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from zeroloop.config import ZeroloopConfig
 from zeroloop.model.file import read_model_header
+from zeroloop.workers.gpu_share import actor_gpu_env
 from zeroloop.workers.ray_session import ensure_ray
 from zeroloop.workers.selfplay_actor import SelfplayWorker, chunk_stem
 
@@ -178,10 +179,9 @@ class _Driver:
             "num_gpus": gpus,
             "max_restarts": 0,  # replaced by hand below, so the lost batch is re-planned too
         }
-        if 0 < gpus < 1:
-            # JAX grabs 75% of a GPU by default; actors sharing one must split it.
-            fraction = f"{0.9 * gpus:.3f}"
-            self.actor_options["runtime_env"] = {"env_vars": {"XLA_PYTHON_CLIENT_MEM_FRACTION": fraction}}
+        gpu_env = actor_gpu_env(config)  # several actors on one GPU split its memory
+        if gpu_env:
+            self.actor_options["runtime_env"] = {"env_vars": gpu_env}
         self.next_seq = {
             w: 1 + max((s for (ww, s) in existing if ww == w), default=-1) for w in range(num_workers)
         }
