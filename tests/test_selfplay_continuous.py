@@ -75,8 +75,11 @@ def test_games_in_flight_carry_over(worker: SelfplayWorker, calls) -> None:
     assert worker._slots is None
 
 
-def test_playout_cap_splits_each_ply_exactly() -> None:
-    config = load_config(None, [*TINY, "game.board_size=4", "mcts.playout_cap_fraction=0.75"])
+def test_playout_cap_splits_each_ply_exactly_and_openings_are_random() -> None:
+    config = load_config(
+        None,
+        [*TINY, "game.board_size=4", "mcts.playout_cap_fraction=0.75", "mcts.random_opening_plies=1"],
+    )
     w = SelfplayWorker(config, batch_size=8)
     lock = w.play(seed=5)
     k = full_search_count(8, 0.75)
@@ -84,8 +87,11 @@ def test_playout_cap_splits_each_ply_exactly() -> None:
     live = np.arange(lock.actions.shape[1])[None, :] < lock.length[:, None]
     everyone = np.flatnonzero(live.all(axis=0))
     assert len(everyone) > 3
-    for t in everyone:
-        assert lock.policy_valid[:, t].sum() == k  # exactly k full searches a ply
+    # Ply 0 is a random opening move: no policy target; then exactly k full searches a ply.
+    assert lock.policy_valid[:, 0].sum() == 0
+    assert len(set(lock.actions[:, 0].tolist())) > 1
+    for t in everyone[1:]:
+        assert lock.policy_valid[:, t].sum() == k
     # Over the whole batch each game's plies are full at rate ~k/B, not all-or-nothing per ply.
     assert 0 < lock.policy_valid[live].mean() < 1
     assert full_search_count(8, 0.0) == 8 and full_search_count(8, 1.0) == 0

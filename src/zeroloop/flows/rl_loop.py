@@ -150,9 +150,11 @@ def run_generation(
         init = plan.init_model or init_model
         steps = plan.train_steps()  # train.steps under the data.window.max_reuse cap
         train_json = config_json | {"train": config_json["train"] | {"steps": steps}}
-        depends = stage_depends(config, "train", shards=train_shards, init=init, steps=steps)
+        depends = stage_depends(
+            config, "train", shards=train_shards, init=init, steps=steps, state=plan.init_state
+        )
         out["train"] = opts(stages.train_task, "train")(
-            root, g, "train", depends, train_json, train_shards, test_shards, init
+            root, g, "train", depends, train_json, train_shards, test_shards, init, plan.init_state
         )
     candidate = rd.model_path(g)
     if plan.run_evaluate and candidate.exists():

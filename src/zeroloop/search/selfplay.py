@@ -127,10 +127,12 @@ def make_ply_fn(
     temperature_schedule = piecewise(config.temperature)
     noise_schedule = piecewise(config.noise_weight)
     gumbel = full.mode == "gumbel"
+    opening = int(config.random_opening_plies)
     b = batch_size
 
     def ply(params: Any, rng_key: jax.Array, states: HexState) -> PlyOut:
         full_key, cheap_key, split_key, act_key = jax.random.split(rng_key, 4)
+        act_key, open_key = jax.random.split(act_key)
         progress = game_progress(states.ply, length)
         temperature = schedule_value(temperature_schedule, progress)
         weight = jnp.zeros((b,), jnp.float32) if gumbel else schedule_value(noise_schedule, progress)
@@ -161,6 +163,13 @@ def make_ply_fn(
             temperature = jnp.zeros((b,), jnp.float32)  # Gumbel plays what sequential halving picked
         else:
             action = select_action(act_key, policy, temperature)
+        if opening > 0:
+            # Opening diversity: a uniformly random legal move, which no search chose, so no target.
+            legal = jax.vmap(env.legal_mask)(states)
+            uniform = jax.random.categorical(open_key, jnp.where(legal, 0.0, -jnp.inf), axis=-1)
+            random_ply = states.ply < opening
+            action = jnp.where(random_ply, uniform, action)
+            is_full = is_full & ~random_ply
         return PlyOut(
             action=action.astype(jnp.int32),
             policy=policy,
