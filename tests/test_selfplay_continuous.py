@@ -95,3 +95,36 @@ def test_playout_cap_splits_each_ply_exactly_and_openings_are_random() -> None:
     # Over the whole batch each game's plies are full at rate ~k/B, not all-or-nothing per ply.
     assert 0 < lock.policy_valid[live].mean() < 1
     assert full_search_count(8, 0.0) == 8 and full_search_count(8, 1.0) == 0
+
+
+def test_resignation_ends_games_and_spares_resign_free_ones() -> None:
+    # Threshold 0 and one move: a player resigns at its first move with a negative root value.
+    config = load_config(
+        None,
+        [
+            *TINY,
+            "game.board_size=3",
+            "selfplay.resign_threshold=0.0",
+            "selfplay.resign_consecutive=1",
+            "selfplay.resign_free_share=0.5",
+        ],
+    )
+    w = SelfplayWorker(config, batch_size=8)
+    resigned = free = 0
+    for seed in range(1, 4):
+        batch, stats = w.play_continuous(seed, 8)
+        assert stats["terminal_searched"] == 0
+        for i in np.flatnonzero(batch.winner >= 0):
+            t = int(batch.length[i])
+            boards = board.replay(3, batch.actions[i, :t], swap=False, check_end=False)
+            if batch.resigned[i]:
+                resigned += 1
+                assert not batch.resign_free[i]  # resign-free games never resign
+                assert board.winner(boards[-1]) is None  # nobody had connected yet
+                assert int(batch.winner[i]) == 1 - t % 2  # the player to move at ply t gave up
+                assert batch.actions[i, t] == -1 and not batch.policy[i, t].any()
+            else:
+                assert board.winner(boards[-1]) == int(batch.winner[i])
+            free += int(batch.resign_free[i])
+        assert stats["resigned"] == int(batch.resigned[batch.winner >= 0].sum()) or stats["finished"] > 8
+    assert resigned > 0 and free > 0

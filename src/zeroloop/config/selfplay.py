@@ -32,6 +32,27 @@ class SelfplayConfig(Section):
         "(XLA_PYTHON_CLIENT_MEM_FRACTION, preallocation off); null = 0.9 x gpus_per_worker.",
     )
     seed: int = Field(0, description="Base seed; each batch derives its own from (seed, worker, sequence).")
+    resign_threshold: float | None = Field(
+        None,
+        ge=-1,
+        le=0,
+        description="Resignation (continuous self-play): a player resigns when its root value stays "
+        "below this for resign_consecutive own moves; the starting value when resign_adapt; null = off.",
+    )
+    resign_consecutive: int = Field(3, ge=1, description="Own moves in a row below the threshold to resign.")
+    resign_free_share: float = Field(
+        0.1, ge=0, le=1, description="Share of games that never resign; they measure false resignations."
+    )
+    resign_false_target: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="resign_adapt keeps the false-resignation rate (resign-free games whose winner "
+        "would have resigned) at or below this.",
+    )
+    resign_adapt: bool = Field(
+        True, description="Adapt the threshold after each chunk from the resign-free games (minigo)."
+    )
     compilation_cache_dir: str | None = Field(
         "auto",
         description="Persistent XLA compilation cache shared by the actors, so a new or restarted "

@@ -15,6 +15,8 @@ from zeroloop.data.atomic import atomic_path
 from zeroloop.data.schemas import GAME_CHUNK_FORMAT, GAME_CHUNK_SCHEMA, game_id
 
 CHUNK_SUFFIX = ".arrow"
+# Columns added after the first chunk format; older chunks read them as nulls.
+OPTIONAL_COLUMNS = ("resigned", "resign_free")
 
 
 class ChunkError(ValueError):
@@ -30,6 +32,9 @@ class GameRecord:
     policy:       float32 [T, N*N+1] search visit distribution per move (board frame), or None.
     policy_valid: bool [T] whether each policy is a training target (playout cap), or None.
     root_value:   float32 [T] search root value from the mover's view, or None.
+    resigned:     the loser resigned after move T (the last position is not a connection).
+    resign_free:  the game could not resign (it measures false resignations), or None
+                  where resignation was off.
     """
 
     board_size: int
@@ -42,6 +47,8 @@ class GameRecord:
     model_id: str | None = None
     seed: int | None = None
     search: str | None = None
+    resigned: bool | None = None
+    resign_free: bool | None = None
 
     @property
     def game_id(self) -> str:
@@ -64,6 +71,8 @@ def games_to_table(games: Sequence[GameRecord]) -> pa.Table:
         "model_id": [g.model_id for g in games],
         "seed": [g.seed for g in games],
         "search": [g.search for g in games],
+        "resigned": [g.resigned for g in games],
+        "resign_free": [g.resign_free for g in games],
     }
     return pa.table(columns, schema=GAME_CHUNK_SCHEMA)
 
@@ -85,6 +94,8 @@ def table_to_games(table: pa.Table) -> list[GameRecord]:
                 model_id=r["model_id"],
                 seed=r["seed"],
                 search=r["search"],
+                resigned=r.get("resigned"),
+                resign_free=r.get("resign_free"),
             )
         )
     return games
@@ -109,6 +120,20 @@ def read_game_chunk_table(path: str | os.PathLike[str]) -> pa.Table:
     fmt = (table.schema.metadata or {}).get(b"format", b"").decode()
     if fmt != GAME_CHUNK_FORMAT:
         raise ChunkError(f"{path}: not a game chunk (format {fmt!r}, expected {GAME_CHUNK_FORMAT!r})")
+    return with_current_columns(table, path)
+
+
+def with_current_columns(table: pa.Table, path: str | os.PathLike[str]) -> pa.Table:
+    """`table` in the current chunk layout: columns added since it was written become nulls.
+
+    Raises ChunkError when a column is missing that was always there, or a type differs.
+    """
+    for field in GAME_CHUNK_SCHEMA:
+        if field.name not in table.schema.names:
+            if field.name not in OPTIONAL_COLUMNS:
+                raise ChunkError(f"{path}: game chunk lacks column {field.name!r}")
+            table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+    table = table.select(GAME_CHUNK_SCHEMA.names)
     if not table.schema.equals(GAME_CHUNK_SCHEMA, check_metadata=False):
         raise ChunkError(f"{path}: game chunk schema differs from {GAME_CHUNK_FORMAT}")
     return table

@@ -13,6 +13,9 @@ POSITION_SHARD_FORMAT = "zeroloop-position-shard/1"
 # One row per game. Per-move lists have one entry per move; `policy` entries have
 # N*N+1 probabilities in the *board* frame (visit distribution of the search), or the
 # whole column is null for games without search data (e.g. from TRMPH files).
+# `resigned`: the loser resigned (the final position is not a connection);
+# `resign_free`: the game was one of the share that may not resign (null: no resignation).
+# Chunks written before these two columns read as nulls.
 GAME_CHUNK_SCHEMA = pa.schema(
     [
         pa.field("game_id", pa.string(), nullable=False),
@@ -26,6 +29,8 @@ GAME_CHUNK_SCHEMA = pa.schema(
         pa.field("model_id", pa.string()),
         pa.field("seed", pa.int64()),
         pa.field("search", pa.string()),
+        pa.field("resigned", pa.bool_()),
+        pa.field("resign_free", pa.bool_()),
     ],
     metadata={"format": GAME_CHUNK_FORMAT},
 )

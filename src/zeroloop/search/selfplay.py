@@ -53,6 +53,8 @@ class SelfplayBatch(NamedTuple):
     noise_weight: float32 [B, T]    root Dirichlet weight used (PUCT; 0 for cheap searches).
     length:       int32 [B]         plies played (the swap counts).
     winner:       int8 [B]          0 black (first player), 1 white.
+    resigned:     bool [B]          the loser resigned instead of playing move `length`.
+    resign_free:  bool [B]          the game was not allowed to resign.
     """
 
     actions: jax.Array
@@ -63,6 +65,8 @@ class SelfplayBatch(NamedTuple):
     noise_weight: jax.Array
     length: jax.Array
     winner: jax.Array
+    resigned: jax.Array
+    resign_free: jax.Array
 
 
 def select_action(rng_key: jax.Array, policy: jax.Array, temperature: jax.Array) -> jax.Array:
@@ -194,6 +198,8 @@ def empty_records(batch_size: int, max_plies: int, num_actions: int) -> Selfplay
         noise_weight=jnp.zeros((b, t), jnp.float32),
         length=jnp.zeros((b,), jnp.int32),
         winner=jnp.full((b,), -1, jnp.int8),
+        resigned=jnp.zeros((b,), bool),
+        resign_free=jnp.ones((b,), bool),
     )
 
 

@@ -85,12 +85,13 @@ def batch_to_records(
     seed: int | None = None,
     search: str | None = None,
     num_games: int | None = None,
+    resigning: bool = False,
 ) -> list[GameRecord]:
     """Cut a `SelfplayBatch` (numpy or device arrays, B games) into `GameRecord`s.
 
     Only the first `num_games` games are kept (the stage asks for exactly the games it
-    still needs; the compiled batch size is fixed). Unfinished games are impossible in
-    Hex (a full board always has a winner) and would be dropped.
+    still needs; the compiled batch size is fixed). Rows without a winner (the empty
+    rows of a continuous batch) are skipped. `resigning`: record the resignation flags.
     """
     b = np.asarray(batch.length)
     keep = len(b) if num_games is None else min(num_games, len(b))
@@ -103,7 +104,6 @@ def batch_to_records(
     games = []
     for i in range(keep):
         if winner[i] not in (0, 1):
-            log.warning("dropping an unfinished game (batch row %d)", i)
             continue
         t = int(b[i])
         games.append(
@@ -118,6 +118,8 @@ def batch_to_records(
                 model_id=model_id,
                 seed=seed,
                 search=search,
+                resigned=bool(batch.resigned[i]) if resigning else None,
+                resign_free=bool(batch.resign_free[i]) if resigning else None,
             )
         )
     return games
@@ -184,8 +186,15 @@ class SelfplayWorker:
                 log.info("worker %d: network structure changed, recompiling", self.worker)
             self._graphdef = graphdef
             self._play = jax.jit(make_selfplay_fn(self.env, apply, self.config.mcts, self.batch_size))
+            sp = self.config.selfplay
             cont = make_continuous_selfplay(
-                self.env, apply, self.config.mcts, self.batch_size, self.batch_size
+                self.env,
+                apply,
+                self.config.mcts,
+                self.batch_size,
+                self.batch_size,
+                resign_consecutive=sp.resign_consecutive if sp.resign_threshold is not None else None,
+                resign_free_share=sp.resign_free_share,
             )
             self._init_slots = jax.jit(cont.init)
             self._play_continuous = jax.jit(cont.play, donate_argnums=(1,))
@@ -202,33 +211,42 @@ class SelfplayWorker:
         start = time.perf_counter()
         # Ahead-of-time: the executables take any weights of the same structure.
         if self.continuous and self._compiled_continuous is None:
-            slots = self._init_slots()
+            slots = self._init_slots(seed_key(0))
             self._compiled_continuous = self._play_continuous.lower(
-                self.params, slots, seed_key(0), np.int32(0)
+                self.params, slots, seed_key(0), np.int32(0), np.float32(-1.0)
             ).compile()
         if not self.continuous and self._compiled is None:
             self._compiled = self._play.lower(self.params, seed_key(0)).compile()
         return time.perf_counter() - start
 
-    def play_continuous(self, seed: int, num_games: int) -> tuple[SelfplayBatch, dict[str, int]]:
+    def play_continuous(
+        self, seed: int, num_games: int, resign_threshold: float | None = None
+    ) -> tuple[SelfplayBatch, dict[str, int]]:
         """The next `num_games` (<= batch size) games to finish, as numpy arrays, and what it cost.
 
+        resign_threshold: the root value below which a player resigns (None = the config's).
         Returns (batch with the finished games first, stats: plies, searched_rows,
-        finished, terminal_searched). Games still in flight stay in the slots.
+        finished, terminal_searched, resigned). Games still in flight stay in the slots.
         """
         self.warmup()
         if self._slots is None:
-            self._slots = self._init_slots()
+            self._slots = self._init_slots(seed_key(seed ^ 0x5EED))
+        threshold = self.config.selfplay.resign_threshold if resign_threshold is None else resign_threshold
         self._slots, out, stats = self._compiled_continuous(
-            self.params, self._slots, seed_key(seed), np.int32(min(num_games, self.batch_size))
+            self.params,
+            self._slots,
+            seed_key(seed),
+            np.int32(min(num_games, self.batch_size)),
+            np.float32(-1.0 if threshold is None else threshold),
         )
         batch = jax.tree.map(np.asarray, jax.device_get(out))
-        plies, finished, terminal = (int(x) for x in jax.device_get(stats))
+        plies, finished, terminal, resigned = (int(x) for x in jax.device_get(stats))
         return batch, {
             "plies": plies,
             "searched_rows": plies * self.batch_size,
             "finished": finished,
             "terminal_searched": terminal,
+            "resigned": resigned,
         }
 
     def play(self, seed: int) -> SelfplayBatch:
@@ -238,7 +256,14 @@ class SelfplayWorker:
         out = self._compiled(self.params, seed_key(seed))
         return jax.tree.map(np.asarray, jax.device_get(out))
 
-    def play_batch(self, out_dir: str, seq: int, seed: int, num_games: int | None = None) -> dict[str, Any]:
+    def play_batch(
+        self,
+        out_dir: str,
+        seq: int,
+        seed: int,
+        num_games: int | None = None,
+        resign_threshold: float | None = None,
+    ) -> dict[str, Any]:
         """Play one batch and write it as `chunk-<worker>-<seq>.arrow` (+ `.trmph`) in `out_dir`.
 
         num_games: games to keep (<= batch size). Continuous play stops once that many
@@ -250,7 +275,7 @@ class SelfplayWorker:
         start = time.perf_counter()
         wanted = self.batch_size if num_games is None else min(num_games, self.batch_size)
         if self.continuous:
-            batch, cost = self.play_continuous(seed, wanted)
+            batch, cost = self.play_continuous(seed, wanted, resign_threshold)
         else:
             batch = self.play(seed)
             cost = {"searched_rows": int(np.max(batch.length)) * self.batch_size, "terminal_searched": 0}
@@ -263,6 +288,7 @@ class SelfplayWorker:
             seed=seed,
             search=self.search_settings,
             num_games=num_games,
+            resigning=self.continuous and self.config.selfplay.resign_threshold is not None,
         )
         stem = Path(out_dir) / chunk_stem(self.worker, seq)
         lines = "".join(format_record(g.board_size, g.moves, g.winner) + "\n" for g in games)
@@ -278,6 +304,7 @@ class SelfplayWorker:
             "games": len(games),
             "positions": int(sum(len(g.moves) for g in games)),
             "black_wins": int(sum(g.winner == 0 for g in games)),
+            "resigned": cost.get("resigned", 0),
             "searched_rows": cost["searched_rows"],
             "terminal_searched": cost["terminal_searched"],
             "compile_seconds": compile_seconds,
