@@ -16,7 +16,15 @@ The ratio is stage steady / mean(bare before, bare after) (goal >= 0.9 with one 
 program runs in both; the stage adds the file writes and the Ray round trips). Then
 simulations/s against batch size for the bare loop.
 
+`--compare-continuous` instead measures continuous self-play (`selfplay.continuous`,
+slots restart the moment a game ends) against the lock-step loop (B games until the
+longest ends) with the same net, simulations and B, in this process: the two are timed
+in alternation, `--repeats` rounds, so drift on a shared machine hits both alike.
+Positions/s counts the positions of finished games; the live-row share is those
+positions / the positions searched (lock-step: B x the longest game).
+
     python benchmarks/bench_selfplay.py --sizes 7 11 --simulations 32 --batch-size 32
+    python benchmarks/bench_selfplay.py --compare-continuous --sizes 7 --simulations 32 --batch-size 16
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ from zeroloop.config import load_config
 from zeroloop.games.hex import Hex
 from zeroloop.model.network import create_model, inference_fn
 from zeroloop.search.selfplay import make_selfplay_fn
-from zeroloop.workers.selfplay_actor import seed_key
+from zeroloop.workers.selfplay_actor import SelfplayWorker, seed_key
 from zeroloop.workers.selfplay_stage import chunk_stats, run_selfplay
 
 
@@ -122,6 +130,40 @@ def stage(config, batches: int) -> dict:
     }
 
 
+def compare_continuous(config, repeats: int) -> dict:
+    """Lock-step against continuous self-play, alternating, same net/simulations/B."""
+    b = config.selfplay.batch_size
+    lock = SelfplayWorker(
+        config.model_copy(update={"selfplay": config.selfplay.model_copy(update={"continuous": False})}),
+        batch_size=b,
+    )
+    cont = SelfplayWorker(config, batch_size=b)
+    lock.play(seed=0)  # compile both before timing
+    cont.play_continuous(0, b)
+    rows: dict[str, dict[str, list[float]]] = {"lockstep": {}, "continuous": {}}
+    for r in range(1, repeats + 1):
+        t0 = time.perf_counter()
+        batch = lock.play(seed=r)
+        dt = time.perf_counter() - t0
+        positions = int(batch.length.sum())
+        searched = int(batch.length.max()) * b
+        rows["lockstep"].setdefault("rate", []).append(positions / dt)
+        rows["lockstep"].setdefault("live", []).append(positions / searched)
+        t0 = time.perf_counter()
+        batch, stats = cont.play_continuous(r, b)
+        dt = time.perf_counter() - t0
+        positions = int(batch.length[batch.winner >= 0].sum())
+        rows["continuous"].setdefault("rate", []).append(positions / dt)
+        rows["continuous"].setdefault("live", []).append(positions / stats["searched_rows"])
+        assert stats["terminal_searched"] == 0
+    out = {
+        k: {"positions_per_s": float(np.median(v["rate"])), "live_row_share": float(np.mean(v["live"]))}
+        for k, v in rows.items()
+    }
+    out["ratio"] = out["continuous"]["positions_per_s"] / out["lockstep"]["positions_per_s"]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -137,6 +179,9 @@ def main() -> None:
     parser.add_argument("--sweep", type=int, nargs="*", default=[8, 16, 32, 64, 128], help="batch sizes")
     parser.add_argument("--sweep-size", type=int, default=7)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument(
+        "--compare-continuous", action="store_true", help="continuous vs lock-step self-play only"
+    )
     args = parser.parse_args()
 
     cache = tempfile.mkdtemp(prefix="zeroloop-bench-xla-")
@@ -144,6 +189,20 @@ def main() -> None:
     net = f"{args.blocks} blocks x {args.channels} ch"
     print(f"# net {net}, {args.simulations} simulations, batch {args.batch_size}")
     results: dict = {"sizes": {}, "sweep": {}}
+    if args.compare_continuous:
+        for size in args.sizes:
+            cfg = bench_config(size, args.simulations, args.batch_size, 1, args.blocks, args.channels, cache)
+            r = results["sizes"][size] = compare_continuous(cfg, args.repeats)
+            lock, cont = r["lockstep"], r["continuous"]
+            print(
+                f"{size}x{size}  lock-step {lock['positions_per_s']:7.1f} pos/s (live rows "
+                f"{lock['live_row_share']:.0%})  continuous {cont['positions_per_s']:7.1f} pos/s (live rows "
+                f"{cont['live_row_share']:.0%})  ratio {r['ratio']:.2f}",
+                flush=True,
+            )
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2))
+        return
     for size in args.sizes:
         row: dict = {}
         cfg = bench_config(size, args.simulations, args.batch_size, 1, args.blocks, args.channels, cache)

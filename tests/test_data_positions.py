@@ -54,8 +54,21 @@ def test_positions_match_replay_in_the_movers_frame(n: int) -> None:
             else:
                 want = B.policy_to_mover_frame(np.eye(n * n + 1, dtype=np.float32)[r.moves[t]], p, n)
             np.testing.assert_allclose(pos.policy[i], want, atol=1e-6)
+            # A playout-capped search is no policy target (its one-hot carries no loss).
+            assert pos.policy_weight[i] == (1.0 if r.policy_valid[t] else 0.0)
             i += 1
     assert i == len(pos)
+
+
+def test_games_without_search_learn_the_move_played() -> None:
+    records = random_records(5, 10, seed=3)  # TRMPH-like: no policies at all
+    records += random_records(5, 10, seed=4, with_search=True)
+    batch = _batch(records, 5)
+    pos = _all_positions(batch)
+    no_search = ~batch.has_policy[pos.game]
+    assert no_search.any() and (pos.policy_weight[no_search] == 1.0).all()
+    capped = batch.has_policy[pos.game] & ~pos.from_search
+    assert capped.any() and (pos.policy_weight[capped] == 0.0).all()
 
 
 def test_value_targets_from_the_movers_view_with_a_swap() -> None:

@@ -284,3 +284,48 @@ def test_trainer_imports_only_jax_side() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _adam_count(raw_state: dict) -> int:
+    counts = [
+        int(np.asarray(v))
+        for path, v in jax.tree_util.tree_leaves_with_path(raw_state["opt_state"])
+        if "count" in jax.tree_util.keystr(path)
+    ]
+    assert counts, "no optimizer step counter in the state"
+    return max(counts)
+
+
+def test_next_generation_continues_the_training_state(tmp_path: Path) -> None:
+    c = cfg("train.steps=4", "train.ema_decay=0.9")
+    first = run_training(c, [], [], tmp_path / "gen1", batches=SyntheticBatches(B, N, seed=1))
+    assert first.final_step == 4
+    second = run_training(
+        c, [], [], tmp_path / "gen2", init_state=tmp_path / "gen1", batches=SyntheticBatches(B, N, seed=2)
+    )
+    assert second.continued_from == str(tmp_path / "gen1")
+    assert (second.start_step, second.final_step) == (4, 8)
+    raw1, _, _ = CheckpointStore(tmp_path / "gen1" / "checkpoints").restore_raw(4)
+    raw2, _, _ = CheckpointStore(tmp_path / "gen2" / "checkpoints").restore_raw(8)
+    assert int(raw2["step"]) == 8
+    assert _adam_count(raw1) == 4 and _adam_count(raw2) == 8  # Adam's moments carried on
+
+
+def test_changed_architecture_warm_starts_from_the_model(tmp_path: Path, caplog) -> None:
+    c = cfg("train.steps=2")
+    run_training(
+        c, [], [], tmp_path / "gen1", export_path=tmp_path / "gen1.zlm", batches=SyntheticBatches(B, N)
+    )
+    wider = cfg("train.steps=2", "train.optimizer=sgd")  # optimizer structure differs
+    with caplog.at_level("WARNING", logger="zeroloop.trainer"):
+        s = run_training(
+            wider,
+            [],
+            [],
+            tmp_path / "gen2",
+            init_state=tmp_path / "gen1",
+            init_model=tmp_path / "gen1.zlm",
+            batches=SyntheticBatches(B, N),
+        )
+    assert s.continued_from is None and "not continuing the training state" in caplog.text
+    assert s.final_step == 4  # the model file's step goes on (train.init_step_from_model)

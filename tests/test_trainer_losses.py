@@ -167,3 +167,30 @@ def test_aux_warmup_scale() -> None:
     assert float(aux_warmup_scale(jnp.int32(50), 100)) == pytest.approx(0.5)
     assert float(aux_warmup_scale(jnp.int32(500), 100)) == 1.0
     assert float(aux_warmup_scale(jnp.int32(0), 0)) == 1.0
+
+
+def test_playout_capped_rows_carry_no_policy_loss() -> None:
+    # Four rows, uniform logits over 5 moves: each row's ce is ln 5 against any one-hot.
+    # Rows 2 and 3 are capped searches (policy_weight 0): their (junk) targets must not
+    # count, and the policy term is sum over targets / all rows = 2 ln 5 / 4.
+    out = NetOutputs(policy_logits=jnp.zeros((4, 5)), value_out=jnp.zeros((4, 1)))
+    target = np.zeros((4, 5), np.float32)
+    target[:, 0] = 1.0
+    batch = {
+        "policy": jnp.asarray(target),
+        "legal": jnp.ones((4, 5), bool),
+        "value": jnp.zeros(4),
+        "weight": jnp.ones(4),
+        "policy_weight": jnp.array([1.0, 1.0, 0.0, 0.0]),
+    }
+    m = compute_losses(out, batch, LossConfig())
+    assert float(m["policy_loss"]) == pytest.approx(2 * math.log(5.0) / 4, rel=1e-6)
+    # Changing the capped rows' targets changes nothing.
+    other = target.copy()
+    other[2:] = np.roll(target[2:], 2, axis=1)
+    junk = dict(batch, policy=jnp.asarray(other))
+    junk_m = compute_losses(out, junk, LossConfig())
+    assert float(junk_m["policy_loss"]) == pytest.approx(float(m["policy_loss"]), rel=1e-6)
+    # Without the column every row is a target (older shards).
+    del batch["policy_weight"]
+    assert float(compute_losses(out, batch, LossConfig())["policy_loss"]) == pytest.approx(math.log(5.0))

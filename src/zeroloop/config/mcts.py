@@ -90,6 +90,12 @@ class MctsConfig(Section):
         "(cheap_simulations, no root noise) and are not policy targets; 0 = off.",
     )
     cheap_simulations: int = Field(8, ge=1, description="Simulations for a cheap search.")
+    random_opening_plies: int = Field(
+        0,
+        ge=0,
+        description="Self-play opening diversity: the first K plies of every game are uniformly "
+        "random legal moves (searched for their value, but no policy target); 0 = off.",
+    )
 
     @model_validator(mode="after")
     def _schedules_are_ordered(self) -> MctsConfig:

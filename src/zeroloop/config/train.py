@@ -164,6 +164,11 @@ class TrainConfig(Section):
     export_weights: Literal["raw", "ema", "swa"] = Field(
         "raw", description="Which weights the exported model (and validation) uses."
     )
+    carry_over: bool = Field(
+        True,
+        description="RL loop: each generation continues the previous generation's full training "
+        "state (optimizer, EMA/SWA, step, loss scale, plateau); false = start from its model file.",
+    )
     init_step_from_model: bool = Field(
         True, description="Initialising from a model file continues its global step (anchors schedules)."
     )

@@ -22,6 +22,8 @@ from zeroloop.data.checksum import (
 from zeroloop.data.schemas import GAME_CHUNK_FORMAT, GAME_CHUNK_SCHEMA, game_id
 
 CHUNK_SUFFIX = ".arrow"
+# Columns added after the first chunk format; older chunks read them as nulls.
+OPTIONAL_COLUMNS = ("resigned", "resign_free")
 
 
 class ChunkError(ValueError):
@@ -41,6 +43,9 @@ class GameRecord:
     policy:       float32 [T, N*N+1] search visit distribution per move (board frame), or None.
     policy_valid: bool [T] whether each policy is a training target (playout cap), or None.
     root_value:   float32 [T] search root value from the mover's view, or None.
+    resigned:     the loser resigned after move T (the last position is not a connection).
+    resign_free:  the game could not resign (it measures false resignations), or None
+                  where resignation was off.
     """
 
     board_size: int
@@ -53,6 +58,8 @@ class GameRecord:
     model_id: str | None = None
     seed: int | None = None
     search: str | None = None
+    resigned: bool | None = None
+    resign_free: bool | None = None
 
     @property
     def game_id(self) -> str:
@@ -75,6 +82,8 @@ def games_to_table(games: Sequence[GameRecord]) -> pa.Table:
         "model_id": [g.model_id for g in games],
         "seed": [g.seed for g in games],
         "search": [g.search for g in games],
+        "resigned": [g.resigned for g in games],
+        "resign_free": [g.resign_free for g in games],
     }
     return pa.table(columns, schema=GAME_CHUNK_SCHEMA)
 
@@ -96,6 +105,8 @@ def table_to_games(table: pa.Table) -> list[GameRecord]:
                 model_id=r["model_id"],
                 seed=r["seed"],
                 search=r["search"],
+                resigned=r.get("resigned"),
+                resign_free=r.get("resign_free"),
             )
         )
     return games
@@ -151,9 +162,10 @@ def read_game_chunk_checked(path: str | os.PathLike[str]) -> tuple[pa.Table, boo
             fmt = (reader.schema.metadata or {}).get(b"format", b"").decode(errors="replace")
             if fmt != GAME_CHUNK_FORMAT:
                 raise ChunkError(f"{path}: not a game chunk (format {fmt!r}, expected {GAME_CHUNK_FORMAT!r})")
-            if not reader.schema.equals(GAME_CHUNK_SCHEMA, check_metadata=False):
+            if not _known_layout(reader.schema):
                 raise ChunkError(f"{path}: game chunk schema differs from {GAME_CHUNK_FORMAT}")
-            return read_all_checked(reader, str(path)), is_checksummed(reader.schema)
+            table = with_current_columns(read_all_checked(reader, str(path)), path)
+            return table, is_checksummed(reader.schema)
     except ChecksumError as exc:
         raise ChunkCorrupt(str(exc)) from None
     except (OSError, pa.ArrowInvalid) as exc:
@@ -167,6 +179,30 @@ def chunk_is_checksummed(path: str | os.PathLike[str]) -> bool:
             return is_checksummed(ipc.open_file(source).schema)
     except (OSError, pa.ArrowInvalid) as exc:
         raise ChunkCorrupt(f"{path}: unreadable game chunk: {exc}") from None
+
+
+def with_current_columns(table: pa.Table, path: str | os.PathLike[str]) -> pa.Table:
+    """`table` in the current chunk layout: columns added since it was written become nulls.
+
+    Raises ChunkError when a column is missing that was always there, or a type differs.
+    """
+    for field in GAME_CHUNK_SCHEMA:
+        if field.name not in table.schema.names:
+            if field.name not in OPTIONAL_COLUMNS:
+                raise ChunkError(f"{path}: game chunk lacks column {field.name!r}")
+            table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+    table = table.select(GAME_CHUNK_SCHEMA.names)
+    if not table.schema.equals(GAME_CHUNK_SCHEMA, check_metadata=False):
+        raise ChunkError(f"{path}: game chunk schema differs from {GAME_CHUNK_FORMAT}")
+    return table
+
+
+def _known_layout(schema: pa.Schema) -> bool:
+    """The current chunk schema, or an older one that lacks only OPTIONAL_COLUMNS."""
+    names = [n for n in GAME_CHUNK_SCHEMA.names if n in schema.names or n not in OPTIONAL_COLUMNS]
+    if schema.names != names:
+        return False
+    return all(schema.field(n).type == GAME_CHUNK_SCHEMA.field(n).type for n in names)
 
 
 def read_game_chunk(path: str | os.PathLike[str]) -> list[GameRecord]:

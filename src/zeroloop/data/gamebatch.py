@@ -129,6 +129,9 @@ class GameBatch:
             "model_id": pa.array(self.model_id, pa.string()),
             "seed": pa.array(self.seed, pa.int64()),
             "search": pa.array(self.search, pa.string()),
+            # Training needs no resignation flags; the self-play summary reads the chunks.
+            "resigned": pa.nulls(g, pa.bool_()),
+            "resign_free": pa.nulls(g, pa.bool_()),
         }
         return pa.table(columns, schema=GAME_CHUNK_SCHEMA)
 

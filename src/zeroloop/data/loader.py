@@ -89,6 +89,7 @@ def to_training_batch(cols: dict[str, np.ndarray], board_size: int, q_ratio: flo
         "z": z,
         "q": q,
         "weight": cols["weight"].astype(np.float32, copy=False),
+        "policy_weight": cols["policy_weight"].astype(np.float32, copy=False),
         "owner": cols["final_board"].reshape(b, n, n).astype(np.float32),
     }
 
@@ -103,6 +104,10 @@ def _columns(table: pa.Table | pa.RecordBatch, n: int) -> dict[str, np.ndarray]:
         "q": table.column("q").to_numpy(zero_copy_only=False),
         "weight": table.column("weight").to_numpy(zero_copy_only=False),
         "final_board": fixed_column(table, "final_board", c, np.int8),
+        # Shards written before the column existed: every policy was a target.
+        "policy_weight": table.column("policy_weight").to_numpy(zero_copy_only=False)
+        if "policy_weight" in table.schema.names
+        else np.ones(table.num_rows, np.float32),
     }
 
 

@@ -44,7 +44,9 @@ class PositionArrays:
     value: float32 [P] z.   q: float32 [P] (NaN = none).   weight: float32 [P].
     game: int64 [P] index of the game in its GameBatch.   ply, game_length: int16 [P].
     action: int64 [P] the move played, mover's frame.   from_search: bool [P] policy
-    came from a visit distribution (else one-hot).
+    came from a visit distribution (else one-hot).   policy_weight: float32 [P] 1 when
+    the policy is a training target; 0 for a playout-capped search of a game that has
+    search policies (its one-hot stands in the column but carries no loss).
     """
 
     board: np.ndarray
@@ -59,6 +61,7 @@ class PositionArrays:
     game_length: np.ndarray
     action: np.ndarray
     from_search: np.ndarray
+    policy_weight: np.ndarray
 
     def __len__(self) -> int:
         return len(self.value)
@@ -188,6 +191,9 @@ def build_positions(batch: GameBatch, games: np.ndarray, plies: np.ndarray) -> P
         game_length=batch.lengths[games].astype(np.int16),
         action=action,
         from_search=from_search,
+        # Games without search data (TRMPH) learn the move played; a cheap search of a
+        # self-play game is no target at all (KataGo's playout-cap randomisation).
+        policy_weight=(from_search | ~batch.has_policy[games]).astype(np.float32),
     )
 
 

@@ -13,6 +13,9 @@ POSITION_SHARD_FORMAT = "zeroloop-position-shard/1"
 # One row per game. Per-move lists have one entry per move; `policy` entries have
 # N*N+1 probabilities in the *board* frame (visit distribution of the search), or the
 # whole column is null for games without search data (e.g. from TRMPH files).
+# `resigned`: the loser resigned (the final position is not a connection);
+# `resign_free`: the game was one of the share that may not resign (null: no resignation).
+# Chunks written before these two columns read as nulls.
 GAME_CHUNK_SCHEMA = pa.schema(
     [
         pa.field("game_id", pa.string(), nullable=False),
@@ -26,6 +29,8 @@ GAME_CHUNK_SCHEMA = pa.schema(
         pa.field("model_id", pa.string()),
         pa.field("seed", pa.int64()),
         pa.field("search", pa.string()),
+        pa.field("resigned", pa.bool_()),
+        pa.field("resign_free", pa.bool_()),
     ],
     metadata={"format": GAME_CHUNK_FORMAT},
 )
@@ -37,7 +42,8 @@ def position_shard_schema(board_size: int) -> pa.Schema:
     board: int8 [N*N] (+1 mover, -1 opponent, 0 empty); policy: float32 [N*N+1];
     value: outcome for the mover (+1 won); q: search value for the mover (NaN if none);
     final_board: int8 [N*N] the game's last position in this position's mover frame
-    (target of the auxiliary ownership head).
+    (target of the auxiliary ownership head); policy_weight: 1 when `policy` is a
+    training target, 0 for a playout-capped (cheap) search, whose policy carries no loss.
     """
     cells = board_size * board_size
     return pa.schema(
@@ -52,9 +58,16 @@ def position_shard_schema(board_size: int) -> pa.Schema:
             pa.field("game_id", pa.string(), nullable=False),
             pa.field("ply", pa.int16(), nullable=False),
             pa.field("game_length", pa.int16(), nullable=False),
+            pa.field("policy_weight", pa.float32(), nullable=False),
         ],
         metadata={"format": POSITION_SHARD_FORMAT, "board_size": str(board_size)},
     )
+
+
+def legacy_position_shard_schema(board_size: int) -> pa.Schema:
+    """The shard layout before `policy_weight` (read as policy_weight = 1 everywhere)."""
+    schema = position_shard_schema(board_size)
+    return schema.remove(schema.get_field_index("policy_weight"))
 
 
 def game_id(board_size: int, moves: Sequence[int]) -> str:

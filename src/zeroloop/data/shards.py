@@ -29,7 +29,11 @@ from zeroloop.data.checksum import (
     with_checksum_marker,
     write_checked,
 )
-from zeroloop.data.schemas import POSITION_SHARD_FORMAT, position_shard_schema
+from zeroloop.data.schemas import (
+    POSITION_SHARD_FORMAT,
+    legacy_position_shard_schema,
+    position_shard_schema,
+)
 
 if TYPE_CHECKING:  # positions imports the JAX env; the shuffle and loader need not load JAX
     from zeroloop.data.positions import PositionArrays
@@ -70,6 +74,7 @@ def positions_to_batch(pos: PositionArrays, game_ids: pa.Array, board_size: int)
         ids,
         pa.array(pos.ply.astype(np.int16)),
         pa.array(pos.game_length.astype(np.int16)),
+        pa.array(pos.policy_weight.astype(np.float32)),
     ]
     return pa.record_batch(arrays, schema=position_shard_schema(board_size))
 
@@ -209,7 +214,8 @@ def open_shard(path: str | os.PathLike[str], board_size: int | None = None) -> S
         raise ShardCorrupt(f"{path}: position shard with an unreadable board_size") from None
     if board_size is not None and size != board_size:
         raise ShardError(f"{path}: shard holds {size}x{size} positions, expected {board_size}x{board_size}")
-    if not 2 <= size <= 19 or not reader.schema.equals(position_shard_schema(size), check_metadata=False):
+    layouts = () if not 2 <= size <= 19 else (position_shard_schema(size), legacy_position_shard_schema(size))
+    if not any(reader.schema.equals(x, check_metadata=False) for x in layouts):
         raise ShardError(f"{path}: position shard schema differs from {POSITION_SHARD_FORMAT}")
     return ShardReader(reader, str(path))
 

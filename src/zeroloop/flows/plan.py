@@ -35,6 +35,7 @@ class GenerationPlan:
     rd: RunDir | None = None
     config: ZeroloopConfig | None = None
     init_model: str | None = None
+    init_state: str | None = None
 
     def window_generations(self) -> list[int]:
         """Generations whose positions feed this generation's training (newest last)."""
@@ -106,10 +107,11 @@ def plan_generation(
     # Training continues from the newest model, whether or not it was promoted (AlphaZero
     # trains one network continuously; gating only decides who plays). A generation that
     # waited for data (chunks_per_network) left no model, so look further back.
-    previous = next(
-        (rd.model_path(g) for g in range(generation - 1, -1, -1) if rd.model_path(g).exists()),
-        None,
-    )
+    previous_gen = next((g for g in range(generation - 1, -1, -1) if rd.model_path(g).exists()), None)
+    previous = None if previous_gen is None else rd.model_path(previous_gen)
+    # ... and from that model's whole training state (optimizer, averages, step), when kept.
+    state_dir = None if previous_gen is None else rd.checkpoint_dir(previous_gen)
+    carry = config.train.carry_over and state_dir is not None and (state_dir / "checkpoints").is_dir()
     return GenerationPlan(
         generation=generation,
         run_selfplay=switches.selfplay,
@@ -121,4 +123,5 @@ def plan_generation(
         rd=rd,
         config=config,
         init_model=str(previous) if previous else None,
+        init_state=str(state_dir) if carry else None,
     )

@@ -176,8 +176,11 @@ def run_generation(
             mix=fingerprints(config.data.mix.existing_dirs),
             init=path_fingerprint(init),
             steps=steps,
+            state=plan.init_state,
         )
-        out["train"] = call("train", stages.train_task, key, train_json, train_shards, test_shards, init)
+        out["train"] = call(
+            "train", stages.train_task, key, train_json, train_shards, test_shards, init, plan.init_state
+        )
     candidate = rd.model_path(g)
     models = {"candidate": path_fingerprint(candidate), "opponent": path_fingerprint(best)}
     if plan.run_evaluate and candidate.exists():

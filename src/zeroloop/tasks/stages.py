@@ -135,6 +135,7 @@ def train_task(
     train_shards: list[str],
     test_shards: list[str],
     init_model: str | None,
+    init_state: str | None = None,
 ) -> dict[str, Any]:
     from zeroloop.trainer.loop import run_training
 
@@ -149,6 +150,7 @@ def train_task(
         test_shards,
         rd.checkpoint_dir(generation),
         init_model=init_model,
+        init_state=init_state,
         export_path=rd.model_path(generation),
         metadata={"generation": generation, "trained_on": train_shards},
     )

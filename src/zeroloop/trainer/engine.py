@@ -12,6 +12,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import nnx
 
@@ -28,7 +29,7 @@ from zeroloop.trainer.state import TrainState, Weights, ema_decay_at, ema_update
 Batch = Mapping[str, Any]
 Metrics = dict[str, jax.Array]
 
-BASE_KEYS = ("obs", "policy", "legal", "value", "weight")
+BASE_KEYS = ("obs", "policy", "legal", "value", "weight", "policy_weight")
 
 
 class TrainEngine:
@@ -149,6 +150,8 @@ class TrainEngine:
     def select_batch(self, batch: Batch) -> dict[str, Any]:
         """Only the keys the step reads (so extra loader keys never trigger a recompile),
         placed on the devices: [B, ...] arrays split into B / devices rows each."""
+        if "policy_weight" not in batch:  # batches from before playout-cap masking: all targets
+            batch = {**batch, "policy_weight": np.ones(len(batch["weight"]), np.float32)}
         missing = [k for k in self.batch_keys if k not in batch]
         if missing:
             raise KeyError(f"training batch lacks {missing} (has {sorted(batch)})")

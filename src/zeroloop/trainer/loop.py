@@ -1,7 +1,7 @@
 """`run_training`: the train stage (shards in, checkpoints and a model file out).
 
     run_training(config, train_shards, test_shards, work_dir, init_model=None,
-                 export_path=None, metadata=None, progress=None) -> TrainSummary
+                 export_path=None, metadata=None, progress=None, init_state=None) -> TrainSummary
 
 Work dir layout: checkpoints/<step>/ (Orbax), metrics.jsonl, tb/ (TensorBoard),
 summary.json. Running it again on the same work dir resumes from the latest
@@ -23,7 +23,7 @@ from zeroloop.config.model import architecture_differences
 from zeroloop.config.root import ZeroloopConfig
 from zeroloop.model.file import load_model_file
 from zeroloop.model.network import PolicyValueNet, create_model
-from zeroloop.trainer.checkpoints import CheckpointMismatchError, CheckpointStore
+from zeroloop.trainer.checkpoints import CheckpointMismatchError, CheckpointStore, meta_differences
 from zeroloop.trainer.engine import Batch, cached_engine
 from zeroloop.trainer.export import export_model
 from zeroloop.trainer.fit import EarlyStopState, FitResult, ProgressFn, fit, save_final
@@ -51,6 +51,7 @@ class TrainSummary:
     best_step: int | None = None
     best_val_loss: float | None = None
     checkpoint_step: int | None = None
+    continued_from: str | None = None
     export_path: str | None = None
     export_weights: str | None = None
     peak_memory: dict[str, float] = field(default_factory=dict)
@@ -79,6 +80,43 @@ def load_init_model(config: ZeroloopConfig, path: str | os.PathLike[str]) -> tup
             + "\nUse the file's model settings, or convert it with `zeroloop migrate`."
         )
     return model, int(header.metadata.get("step", 0))
+
+
+def continue_state(
+    config: ZeroloopConfig, previous_work_dir: str | os.PathLike[str] | None
+) -> tuple[Any, Any] | None:
+    """(engine, state) continuing the latest checkpoint of `previous_work_dir`, or None.
+
+    None when there is no such checkpoint, or when it does not fit the config (then the
+    log names the differences and the caller warm-starts from a model file instead).
+    The engine counts this run's steps from the checkpoint's global step.
+    """
+    if previous_work_dir is None:
+        return None
+    directory = Path(previous_work_dir) / "checkpoints"
+    if not directory.is_dir():
+        return None
+    store = CheckpointStore(directory, keep=10**6, async_save=False)
+    try:
+        step = store.latest_step()
+        if step is None:
+            return None
+        meta = store.read_meta(step)
+        diffs = meta_differences(meta, config.model, config.train)
+        if diffs:
+            log.warning(
+                "not continuing the training state of %s (it does not fit the config: %s); "
+                "warm start from the model file instead",
+                directory,
+                "; ".join(diffs),
+            )
+            return None
+        engine = cached_engine(config.model, config.train, config.train.steps, step)
+        state, _, _ = store.restore(step, engine.abstract_state(), config.model, config.train)
+    finally:
+        store.close()
+    log.info("continuing the training state of %s at step %d", directory, step)
+    return engine, state
 
 
 def default_batches(
@@ -128,6 +166,7 @@ def run_training(
     metadata: dict[str, Any] | None = None,
     progress: ProgressFn | None = None,
     *,
+    init_state: str | os.PathLike[str] | None = None,
     batches: Iterator[Batch] | None = None,
     validation: Callable[[], Iterable[Batch]] | None = None,
 ) -> TrainSummary:
@@ -138,6 +177,11 @@ def run_training(
     its global step is continued when train.init_step_from_model.
     export_path: where to write the model file (weights per train.export_weights).
     metadata: extra model-file metadata (generation, ...); `trained_on` defaults to the shards.
+    init_state: the work dir of an earlier run (the previous generation) to continue
+    from when WORK_DIR has no checkpoint: its latest full training state (weights,
+    optimizer, EMA/SWA, step, loss scale, plateau state), so the optimisation goes on
+    as one run. If that state does not fit the config (architecture or optimizer
+    structure changed), training starts from `init_model` and the log says why.
     batches / validation: a batch iterator (with state_dict/load_state_dict for exact
     resume) and a held-out batch factory that replace the shard loaders (tests, tools).
     """
@@ -149,6 +193,7 @@ def run_training(
     loader_state: dict[str, Any] = {}
     finished = False
     early: EarlyStopState | None = None
+    continued: str | None = None
     if latest is not None:
         if not tc.checkpoint.auto_resume:
             raise FileExistsError(
@@ -162,6 +207,9 @@ def run_training(
         early = EarlyStopState.from_meta(meta.get("early_stop"), store.restore_best(latest, abstract))
         finished = bool(meta.get("finished"))
         log.info("resuming from %s at step %d", store.directory, latest)
+    elif (carried := continue_state(config, init_state)) is not None:
+        engine, state = carried
+        continued = str(init_state)
     else:
         if init_model is not None:
             model, model_step = load_init_model(config, init_model)
@@ -232,6 +280,7 @@ def run_training(
         best_step=result.best_step,
         best_val_loss=result.best_val_loss,
         checkpoint_step=result.last_checkpoint,
+        continued_from=continued,
         export_path=str(exported) if exported else None,
         export_weights=used,
         peak_memory=peak_memory(),

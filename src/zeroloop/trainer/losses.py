@@ -184,9 +184,12 @@ def compute_losses(
     w = batch["weight"].astype(jnp.float32)
     logits = out.policy_logits
     m: dict[str, jax.Array] = {}
-    m["policy_loss"] = weighted_mean(
-        policy_loss(logits, batch["policy"], batch["legal"], cfg.policy, cfg.policy_temperature), w
-    )
+    # Rows whose policy is no target (playout-capped searches) add nothing to the policy
+    # loss but still count in its denominator, as in KataGo: the policy term shrinks with
+    # the share of targets instead of over-weighting the few there are.
+    pw = w * batch["policy_weight"].astype(jnp.float32) if "policy_weight" in batch else w
+    per_row = policy_loss(logits, batch["policy"], batch["legal"], cfg.policy, cfg.policy_temperature)
+    m["policy_loss"] = jnp.sum(pw * per_row) / jnp.maximum(jnp.sum(w), _TINY)
     m["value_loss"] = weighted_mean(
         value_loss(out.value_out, batch["value"], cfg.value, cfg.huber_delta, cfg.value_label_smoothing), w
     )
@@ -206,7 +209,7 @@ def compute_losses(
     m["loss"] = total
     legal_logits = jnp.where(batch["legal"], logits.astype(jnp.float32), _MASKED_LOGIT)
     hit = jnp.argmax(legal_logits, axis=-1) == jnp.argmax(batch["policy"], axis=-1)
-    m["policy_accuracy"] = weighted_mean(hit.astype(jnp.float32), w)
+    m["policy_accuracy"] = weighted_mean(hit.astype(jnp.float32), pw)
     m["value_mse"] = weighted_mean((value_from_head(out.value_out) - batch["value"]) ** 2, w)
     return m
 

@@ -34,6 +34,7 @@ from zeroloop.games.hex import Hex
 from zeroloop.games.trmph import format_record
 from zeroloop.model.file import load_model_file
 from zeroloop.model.network import create_model, inference_fn
+from zeroloop.search.continuous import Slots, make_continuous_selfplay
 from zeroloop.search.selfplay import SelfplayBatch, make_selfplay_fn
 
 log = logging.getLogger(__name__)
@@ -101,12 +102,13 @@ def batch_to_records(
     seed: int | None = None,
     search: str | None = None,
     num_games: int | None = None,
+    resigning: bool = False,
 ) -> list[GameRecord]:
     """Cut a `SelfplayBatch` (numpy or device arrays, B games) into `GameRecord`s.
 
     Only the first `num_games` games are kept (the stage asks for exactly the games it
-    still needs; the compiled batch size is fixed). Unfinished games are impossible in
-    Hex (a full board always has a winner) and would be dropped.
+    still needs; the compiled batch size is fixed). Rows without a winner (the empty
+    rows of a continuous batch) are skipped. `resigning`: record the resignation flags.
     """
     b = np.asarray(batch.length)
     keep = len(b) if num_games is None else min(num_games, len(b))
@@ -119,7 +121,6 @@ def batch_to_records(
     games = []
     for i in range(keep):
         if winner[i] not in (0, 1):
-            log.warning("dropping an unfinished game (batch row %d)", i)
             continue
         t = int(b[i])
         games.append(
@@ -134,13 +135,21 @@ def batch_to_records(
                 model_id=model_id,
                 seed=seed,
                 search=search,
+                resigned=bool(batch.resigned[i]) if resigning else None,
+                resign_free=bool(batch.resign_free[i]) if resigning else None,
             )
         )
     return games
 
 
 class SelfplayWorker:
-    """Plays batches of self-play games with one compiled search (B games in lock-step).
+    """Plays batches of self-play games with one compiled search.
+
+    With `selfplay.continuous` (the default) B game slots play continuously: a slot
+    whose game ends starts the next one at once, a batch is the next `num_games`
+    games to finish, and the games in flight carry over to the next batch (until new
+    weights arrive: `set_weights` starts fresh games, so every game is played by one
+    model). Without it, B games play in lock-step until the longest ends.
 
     config: the run config (game, model, mcts, selfplay sections are used).
     worker: this worker's index, part of its chunk names.
@@ -160,9 +169,11 @@ class SelfplayWorker:
         self.worker = worker
         self.batch_size = batch_size or config.selfplay.batch_size
         self.env = Hex(config.game.board_size, swap=config.game.swap)
+        self.continuous = config.selfplay.continuous
         self._graphdef: Any = None
         self._play: Any = None
         self._compiled: Any = None
+        self._slots: Slots | None = None
         self.params: Any = None
         self.model_id = ""
         self.search_settings = json.dumps(
@@ -193,35 +204,99 @@ class SelfplayWorker:
                 log.info("worker %d: network structure changed, recompiling", self.worker)
             self._graphdef = graphdef
             self._play = jax.jit(make_selfplay_fn(self.env, apply, self.config.mcts, self.batch_size))
+            sp = self.config.selfplay
+            cont = make_continuous_selfplay(
+                self.env,
+                apply,
+                self.config.mcts,
+                self.batch_size,
+                self.batch_size,
+                resign_consecutive=sp.resign_consecutive if sp.resign_threshold is not None else None,
+                resign_free_share=sp.resign_free_share,
+            )
+            self._init_slots = jax.jit(cont.init)
+            self._play_continuous = jax.jit(cont.play, donate_argnums=(1,))
             self._compiled = None
+            self._compiled_continuous = None
         # Weights go to the device once here, not on every batch.
         self.params = jax.device_put(state)
         self.model_id = model_id
+        self._slots = None  # games in flight were played by the old weights: start afresh
         return model_id
 
     def warmup(self) -> float:
         """Compile (or load from the compilation cache) now; returns the seconds it took."""
         start = time.perf_counter()
-        if self._compiled is None:
-            # Ahead-of-time: the executable takes any weights of the same structure.
+        # Ahead-of-time: the executables take any weights of the same structure.
+        if self.continuous and self._compiled_continuous is None:
+            slots = self._init_slots(seed_key(0))
+            self._compiled_continuous = self._play_continuous.lower(
+                self.params, slots, seed_key(0), np.int32(0), np.float32(-1.0)
+            ).compile()
+        if not self.continuous and self._compiled is None:
             self._compiled = self._play.lower(self.params, seed_key(0)).compile()
         return time.perf_counter() - start
 
-    def play(self, seed: int) -> SelfplayBatch:
-        """Play one batch with `seed` and return it as numpy arrays (no files written)."""
+    def play_continuous(
+        self, seed: int, num_games: int, resign_threshold: float | None = None
+    ) -> tuple[SelfplayBatch, dict[str, int]]:
+        """The next `num_games` (<= batch size) games to finish, as numpy arrays, and what it cost.
+
+        resign_threshold: the root value below which a player resigns (None = the config's).
+        Returns (batch with the finished games first, stats: plies, searched_rows,
+        finished, terminal_searched, resigned). Games still in flight stay in the slots.
+        """
         self.warmup()
+        if self._slots is None:
+            self._slots = self._init_slots(seed_key(seed ^ 0x5EED))
+        threshold = self.config.selfplay.resign_threshold if resign_threshold is None else resign_threshold
+        self._slots, out, stats = self._compiled_continuous(
+            self.params,
+            self._slots,
+            seed_key(seed),
+            np.int32(min(num_games, self.batch_size)),
+            np.float32(-1.0 if threshold is None else threshold),
+        )
+        batch = jax.tree.map(np.asarray, jax.device_get(out))
+        plies, finished, terminal, resigned = (int(x) for x in jax.device_get(stats))
+        return batch, {
+            "plies": plies,
+            "searched_rows": plies * self.batch_size,
+            "finished": finished,
+            "terminal_searched": terminal,
+            "resigned": resigned,
+        }
+
+    def play(self, seed: int) -> SelfplayBatch:
+        """Play one lock-step batch with `seed` and return it as numpy arrays (no files written)."""
+        if self._compiled is None:
+            self._compiled = self._play.lower(self.params, seed_key(0)).compile()
         out = self._compiled(self.params, seed_key(seed))
         return jax.tree.map(np.asarray, jax.device_get(out))
 
-    def play_batch(self, out_dir: str, seq: int, seed: int, num_games: int | None = None) -> dict[str, Any]:
+    def play_batch(
+        self,
+        out_dir: str,
+        seq: int,
+        seed: int,
+        num_games: int | None = None,
+        resign_threshold: float | None = None,
+    ) -> dict[str, Any]:
         """Play one batch and write it as `chunk-<worker>-<seq>.arrow` (+ `.trmph`) in `out_dir`.
 
-        num_games: games to keep (<= batch size; the whole batch is played regardless).
-        Returns a small JSON-able summary: path, games, positions, black_wins, timings.
+        num_games: games to keep (<= batch size). Continuous play stops once that many
+        have finished; lock-step play plays the whole batch regardless.
+        Returns a small JSON-able summary: path, games, positions, black_wins, timings,
+        searched_rows (positions searched, live or not) and terminal_searched.
         """
         compile_seconds = self.warmup()  # a one-off, kept out of the play time
         start = time.perf_counter()
-        batch = self.play(seed)
+        wanted = self.batch_size if num_games is None else min(num_games, self.batch_size)
+        if self.continuous:
+            batch, cost = self.play_continuous(seed, wanted, resign_threshold)
+        else:
+            batch = self.play(seed)
+            cost = {"searched_rows": int(np.max(batch.length)) * self.batch_size, "terminal_searched": 0}
         played = time.perf_counter()
         games = batch_to_records(
             batch,
@@ -231,6 +306,7 @@ class SelfplayWorker:
             seed=seed,
             search=self.search_settings,
             num_games=num_games,
+            resigning=self.continuous and self.config.selfplay.resign_threshold is not None,
         )
         stem = Path(out_dir) / chunk_stem(self.worker, seq)
         lines = "".join(format_record(g.board_size, g.moves, g.winner) + "\n" for g in games)
@@ -247,6 +323,9 @@ class SelfplayWorker:
             "games": len(games),
             "positions": int(sum(len(g.moves) for g in games)),
             "black_wins": int(sum(g.winner == 0 for g in games)),
+            "resigned": cost.get("resigned", 0),
+            "searched_rows": cost["searched_rows"],
+            "terminal_searched": cost["terminal_searched"],
             "compile_seconds": compile_seconds,
             "play_seconds": played - start,
             "write_seconds": done - played,

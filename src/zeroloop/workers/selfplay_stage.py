@@ -37,8 +37,9 @@ from ray.exceptions import RayActorError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from zeroloop.config import ZeroloopConfig
-from zeroloop.data.chunks import read_chunk_provenance
+from zeroloop.data.chunks import read_chunk_provenance, read_game_chunk
 from zeroloop.model.file import read_model_header
+from zeroloop.search.resign import ResignCalibration
 from zeroloop.workers.gpu_share import actor_gpu_env
 from zeroloop.workers.ray_session import ensure_ray
 from zeroloop.workers.selfplay_actor import SelfplayWorker, chunk_stem
@@ -60,6 +61,12 @@ class SelfplaySummary:
     actors (the rest of the wall time is Ray and actor start-up and waiting).
     games_per_node: all games in out_dir by the Ray node id that played them (the host name
     for chunks played outside Ray), from each chunk's provenance.
+    searched_rows: positions the actors searched in this call; live_row_share =
+    positions of the games written / searched_rows (1.0 would mean no search spent on
+    finished games or on games left unfinished).
+    resign_threshold (in force at the end), resigned_games, resign_free_games,
+    false_resign_rate (resign-free games whose winner would have resigned at that
+    threshold), plies_saved_estimate: this call's resignation figures (None/0: off).
     """
 
     out_dir: str
@@ -77,6 +84,13 @@ class SelfplaySummary:
     compile_seconds: float = 0.0
     play_seconds: float = 0.0
     write_seconds: float = 0.0
+    searched_rows: int = 0
+    live_row_share: float = 0.0
+    resign_threshold: float | None = None
+    resigned_games: int = 0
+    resign_free_games: int = 0
+    false_resign_rate: float = 0.0
+    plies_saved_estimate: float = 0.0
     model_path: str | None = None
     games_per_node: dict[str, int] = field(default_factory=dict)
     chunk_paths: list[str] = field(default_factory=list)
@@ -213,11 +227,11 @@ class _Driver:
     def in_flight(self) -> int:
         return sum(g for _, _, g in self.pending.values())
 
-    def dispatch(self, w: int, games: int) -> None:
+    def dispatch(self, w: int, games: int, resign_threshold: float | None = None) -> None:
         seq = self.next_seq[w]
         self.next_seq[w] += 1
         seed = batch_seed(self.base_seed, self.out_dir, w, seq)
-        ref = self.actors[w].play_batch.remote(str(self.out_dir), seq, seed, games)
+        ref = self.actors[w].play_batch.remote(str(self.out_dir), seq, seed, games, resign_threshold)
         self.pending[ref] = (w, seq, games)
 
     def replace(self, w: int, error: Exception) -> None:
@@ -333,6 +347,8 @@ def run_selfplay(
     )
     summary.num_workers = workers
     new_games = new_positions = 0
+    resigning = sp.resign_threshold is not None and sp.continuous
+    calib = ResignCalibration(sp.resign_threshold, sp.resign_consecutive) if resigning else None
     bar = Progress(
         TextColumn("self-play"),
         BarColumn(),
@@ -349,7 +365,7 @@ def run_selfplay(
                 need = total - done - driver.in_flight
                 busy = any(pw == w for pw, _, _ in driver.pending.values())
                 if need > 0 and w in driver.actors and not busy:
-                    driver.dispatch(w, min(batch, need))
+                    driver.dispatch(w, min(batch, need), None if calib is None else calib.threshold)
 
             for w in range(workers):
                 refill(w)
@@ -370,6 +386,7 @@ def run_selfplay(
                     summary.compile_seconds += result["compile_seconds"]
                     summary.play_seconds += result["play_seconds"]
                     summary.write_seconds += result["write_seconds"]
+                    summary.searched_rows += result.get("searched_rows", 0)
                 except RayActorError as exc:
                     # The actor may have died after its chunk was renamed into place.
                     candidate = out / f"{chunk_stem(w, seq)}.arrow"
@@ -382,6 +399,8 @@ def run_selfplay(
                     path = candidate
                 s = chunk_stats(path)
                 stats[path] = s
+                if calib is not None:
+                    calibrate(calib, path, sp)
                 done += s.games
                 new_games += s.games
                 new_positions += s.positions
@@ -394,7 +413,31 @@ def run_selfplay(
     finally:
         driver.shutdown()
     summary.worker_restarts = driver.restarts
+    if calib is not None:
+        summary.resign_threshold = calib.threshold
+        summary.resigned_games = calib.resigned_games
+        summary.resign_free_games = calib.resign_free_games
+        summary.false_resign_rate = calib.false_rate()
+        summary.plies_saved_estimate = calib.plies_saved()
     return _finish(summary, stats, new_games, new_positions, start)
+
+
+def calibrate(calib: ResignCalibration, chunk: Path, sp: Any) -> None:
+    """Feed one finished chunk's games to the calibration; adapt the threshold (selfplay.resign_*)."""
+    for g in read_game_chunk(chunk):
+        if g.root_value is not None:
+            calib.add_game(g.root_value, g.winner, bool(g.resigned), bool(g.resign_free))
+    if sp.resign_adapt:
+        new = calib.adapted(sp.resign_false_target)
+        if new != calib.threshold:
+            log.info(
+                "self-play: resign threshold %.3f -> %.3f (%.1f%% false of %d resign-free games)",
+                calib.threshold,
+                new,
+                100 * calib.false_rate(),
+                calib.resign_free_games,
+            )
+            calib.threshold = new
 
 
 def _finish(
@@ -416,4 +459,5 @@ def _finish(
     summary.new_positions = new_positions
     summary.wall_seconds = time.perf_counter() - start
     summary.positions_per_second = new_positions / summary.wall_seconds if summary.wall_seconds > 0 else 0.0
+    summary.live_row_share = new_positions / summary.searched_rows if summary.searched_rows else 0.0
     return summary

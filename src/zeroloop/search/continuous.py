@@ -1,0 +1,171 @@
+"""Continuous self-play: B game slots that never idle, jitted end to end.
+
+Each `lax.while_loop` iteration is one ply of every slot. A slot whose game ended at
+this ply hands its record to the output and starts a new game at once, so every
+search is spent on a live game (the lock-step loop in `selfplay.py` keeps searching
+finished games until the longest one ends). The reset happens right after the move
+that ended the game, before the next search: a terminal state never reaches the
+search (pgx's AlphaZero example had exactly that bug, pgx PR #1315). Each
+iteration counts the terminal states it searched (`Stats.terminal_searched`) so a
+test can hold the loop to that.
+
+`play(params, slots, key, target, resign_threshold)` runs until `target` games have
+finished (at most `capacity`, a static bound that shapes the output) and returns the
+slots as they stand, mid-game, to be passed to the next call: the games in flight
+carry over.
+
+Resignation (minigo, lc0), when `resign_consecutive` is given: a player whose root
+value stays below `resign_threshold` (traced: the stage adapts it) for that many of
+its own moves in a row resigns instead of moving, unless its game is one of the
+`resign_free_share` drawn at the start that never resign; those measure how often
+the side that would have resigned went on to win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from zeroloop.config.mcts import MctsConfig
+from zeroloop.games.hex import Hex, HexState
+from zeroloop.search.mcts import ApplyFn
+from zeroloop.search.selfplay import SelfplayBatch, empty_records, make_ply_fn, record_ply
+
+
+class Slots(NamedTuple):
+    """B games in flight and their records so far (T = N*N+1 plies, A = N*N+1 actions).
+
+    states:  HexState [B]        the position of each slot's game (never terminal between calls).
+    records: SelfplayBatch [B]   each slot's game so far (length and winner unset; resign_free set).
+    low:     int32 [B, 2]        each player's own moves in a row with root value below the threshold.
+    """
+
+    states: HexState
+    records: SelfplayBatch
+    low: jax.Array
+
+
+class Stats(NamedTuple):
+    """What one `play` call searched (int32 scalars).
+
+    plies: loop iterations (each searches all B slots); searched_rows = plies * B.
+    finished: games that ended (may exceed `target` when several end at the last ply;
+    games beyond `capacity` are not returned).
+    terminal_searched: slot-plies whose state was terminal when searched (always 0).
+    """
+
+    plies: jax.Array
+    finished: jax.Array
+    terminal_searched: jax.Array
+    resigned: jax.Array
+
+
+class ContinuousSelfplay(NamedTuple):
+    """The two functions of continuous self-play (wrap each in `jax.jit`).
+
+    init(rng_key) -> Slots: B fresh games.
+    play(params, slots, rng_key, target int32 [], resign_threshold float32 [])
+    -> (Slots, SelfplayBatch [capacity], Stats):
+    games in the order they finished; rows past `min(finished, capacity)` are empty
+    (winner -1).
+    """
+
+    init: Callable[[jax.Array], Slots]
+    play: Callable[[Any, Slots, jax.Array, jax.Array, jax.Array], tuple[Slots, SelfplayBatch, Stats]]
+
+
+def make_continuous_selfplay(
+    env: Hex,
+    apply: ApplyFn,
+    config: MctsConfig,
+    slots: int,
+    capacity: int,
+    resign_consecutive: int | None = None,
+    resign_free_share: float = 0.1,
+) -> ContinuousSelfplay:
+    """Continuous self-play over `slots` games, returning up to `capacity` finished games a call.
+
+    resign_consecutive: own moves in a row below the threshold to resign; None = never.
+    resign_free_share: probability that a new game may not resign.
+    """
+    ply = make_ply_fn(env, apply, config, slots)
+    max_plies = env.num_actions
+    b, a = slots, env.num_actions
+    resigning = resign_consecutive is not None
+
+    def fresh_states() -> HexState:
+        return jax.vmap(lambda _: env.init())(jnp.arange(b))
+
+    def init(rng_key: jax.Array) -> Slots:
+        records = empty_records(b, max_plies, a)
+        if resigning:
+            records = records._replace(resign_free=jax.random.uniform(rng_key, (b,)) < resign_free_share)
+        return Slots(states=fresh_states(), records=records, low=jnp.zeros((b, 2), jnp.int32))
+
+    def play(
+        params: Any, slots_in: Slots, rng_key: jax.Array, target: jax.Array, threshold: jax.Array
+    ) -> tuple[Slots, SelfplayBatch, Stats]:
+        target = jnp.minimum(target, capacity)
+        out = empty_records(capacity, max_plies, a)
+        zero = jnp.int32(0)
+        rows = jnp.arange(b)
+
+        def cond(carry: tuple[Slots, SelfplayBatch, jax.Array, Stats]) -> jax.Array:
+            return carry[3].finished < target
+
+        def body(carry: tuple[Slots, SelfplayBatch, jax.Array, Stats]):
+            slots, out, key, stats = carry
+            key, ply_key, fresh_key = jax.random.split(key, 3)
+            states, rec, low = slots
+            terminal = jax.vmap(env.is_terminal)(states)
+            step = ply(params, ply_key, states)
+            mover = states.to_play.astype(jnp.int32)
+            if resigning:
+                below = step.root_value < threshold
+                low = low.at[rows, mover].set(jnp.where(below, low[rows, mover] + 1, 0))
+                resign = (low[rows, mover] >= resign_consecutive) & ~rec.resign_free
+            else:
+                resign = jnp.zeros((b,), bool)
+            # A resigning player makes no move: its ply is neither recorded nor played.
+            kept = jax.tree.map(
+                lambda x: jnp.where(resign.reshape((b,) + (1,) * (x.ndim - 1)), jnp.zeros_like(x), x), step
+            )
+            rec = record_ply(rec, states.ply.astype(jnp.int32), kept, ~resign)
+            moved = jax.vmap(env.step)(states, step.action)
+            states = jax.tree.map(
+                lambda old, new: jnp.where(resign.reshape((b,) + (1,) * (old.ndim - 1)), old, new),
+                states,
+                moved,
+            )
+            done = jax.vmap(env.is_terminal)(states) | resign
+            winner = jnp.where(resign, 1 - mover, states.winner).astype(jnp.int8)
+            # Finished games go to the next free output rows, in slot order; the rest
+            # (and any past capacity) scatter out of bounds and are dropped.
+            dest = jnp.where(done, stats.finished + jnp.cumsum(done) - 1, capacity)
+            rec = rec._replace(length=states.ply.astype(jnp.int32), winner=winner, resigned=resign)
+            out = jax.tree.map(lambda o, r: o.at[dest].set(r, mode="drop"), out, rec)
+            # A finished slot starts a new game now, before the next search.
+            fresh = init(fresh_key)
+            restart = lambda new, old: jnp.where(done.reshape((b,) + (1,) * (old.ndim - 1)), new, old)  # noqa: E731
+            slots = Slots(
+                states=jax.tree.map(restart, fresh.states, states),
+                records=jax.tree.map(restart, fresh.records, rec),
+                low=restart(fresh.low, low),
+            )
+            stats = Stats(
+                plies=stats.plies + 1,
+                finished=stats.finished + done.sum(dtype=jnp.int32),
+                terminal_searched=stats.terminal_searched + terminal.sum(dtype=jnp.int32),
+                resigned=stats.resigned + resign.sum(dtype=jnp.int32),
+            )
+            return slots, out, key, stats
+
+        slots_out, out, _, stats = jax.lax.while_loop(
+            cond, body, (slots_in, out, rng_key, Stats(zero, zero, zero, zero))
+        )
+        return slots_out, out, stats
+
+    return ContinuousSelfplay(init=init, play=play)
