@@ -14,7 +14,7 @@ from rich.console import Console
 from tests.flow_helpers import TINY_CONFIG, prefect_env
 from zeroloop.cli.status_view import render_status
 from zeroloop.config.orchestration import RetentionConfig
-from zeroloop.retention import REMOVING, apply_retention, disk_usage, read_record
+from zeroloop.retention import REMOVING, apply_retention, disk_usage, read_record, stable_fingerprint
 from zeroloop.rundir import RunDir
 
 
@@ -60,6 +60,21 @@ def test_keeps_the_newest_k_finished_generations(tmp_path: Path) -> None:
     # Repeating is a no-op; only generations up to `upto` are looked at.
     assert apply_retention(rd, policy, upto=4).removed == []
     assert apply_retention(rd, RetentionConfig(checkpoints=0), upto=3).removed == ["checkpoints/gen-0003"]
+
+
+def test_removed_inputs_keep_their_fingerprints(tmp_path: Path) -> None:
+    # A rerun's cache keys hash the stages' inputs: a window retention removed must hash
+    # as it did, or every old generation's training would look changed and run again.
+    rd = fake_run(tmp_path, 3)
+    window = rd.shuffled_dir(1)
+    before = stable_fingerprint(rd, window)
+    shard = window / "shard-0.feather"
+    shard_before = stable_fingerprint(rd, shard)
+    apply_retention(rd, RetentionConfig(shuffled=1), upto=3)
+    assert not window.exists()
+    assert stable_fingerprint(rd, window) == before
+    assert stable_fingerprint(rd, shard) == shard_before
+    assert stable_fingerprint(rd, tmp_path / "never-there") == "missing"
 
 
 def test_none_keeps_all_and_a_killed_pass_is_finished(tmp_path: Path) -> None:

@@ -28,12 +28,14 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from zeroloop.config.orchestration import RetentionConfig
 from zeroloop.data.atomic import write_json_atomic
+from zeroloop.data.fingerprint import data_file_digests, path_fingerprint
 from zeroloop.data.sources import INTERMEDIATE_DIR
 from zeroloop.rundir import RunDir, gen_name
 
@@ -161,13 +163,47 @@ def apply_retention(rd: RunDir, policy: RetentionConfig, upto: int) -> Retention
     for path in targets:
         size = tree_bytes(path)
         rel = str(path.relative_to(rd.root))
-        record["removed"][rel] = {"at": now, "bytes": size}
+        # With its fingerprint: the cache keys of the stages that read it stay the same.
+        record["removed"][rel] = {
+            "at": now,
+            "bytes": size,
+            "fingerprint": path_fingerprint(path),
+            "files": data_file_digests(path),
+        }
         # Recorded before it goes, so a rerun knows the directory was removed on purpose.
         write_json_atomic(record_path, record)
         _remove(path)
         report.removed.append(rel)
         report.bytes_freed += size
     return report
+
+
+def stable_fingerprint(rd: RunDir, path: str | os.PathLike[str]) -> str:
+    """`path_fingerprint(path)`, or, for a path retention removed (or a data file inside
+    one), the fingerprint it had when it went: a rerun's cache keys stay the same."""
+    p = Path(path)
+    if p.exists():
+        return path_fingerprint(p)
+    try:
+        rel = p.absolute().relative_to(rd.root.absolute())
+    except ValueError:
+        return path_fingerprint(p)
+    removed = read_record(rd)["removed"]
+    for ancestor in [rel, *rel.parents]:
+        entry = removed.get(str(ancestor))
+        if not entry or "fingerprint" not in entry:
+            continue
+        if ancestor == rel:
+            return str(entry["fingerprint"])
+        digest = entry.get("files", {}).get(str(rel.relative_to(ancestor)))
+        if digest:
+            return str(digest)
+    return path_fingerprint(p)
+
+
+def stable_fingerprints(rd: RunDir, paths: Sequence[str | os.PathLike[str]]) -> dict[str, str]:
+    """{path: stable_fingerprint(rd, path)} for each input path."""
+    return {str(p): stable_fingerprint(rd, p) for p in paths}
 
 
 def read_record(rd: RunDir) -> dict[str, Any]:

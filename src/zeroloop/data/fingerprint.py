@@ -65,6 +65,14 @@ def path_fingerprint(path: str | os.PathLike[str], suffixes: Sequence[str] = DAT
     return h.hexdigest()
 
 
+def data_file_digests(
+    root: str | os.PathLike[str], suffixes: Sequence[str] = DATA_SUFFIXES
+) -> dict[str, str]:
+    """{name relative to `root`: file_digest} of the data files a directory fingerprint covers."""
+    p = Path(root)
+    return {str(f.relative_to(p)): file_digest(f) for f in _data_files(p, suffixes)} if p.is_dir() else {}
+
+
 def load_memo(path: str | os.PathLike[str]) -> int:
     """Add the file hashes saved at `path` to this process's memo; returns how many."""
     try:

@@ -18,10 +18,10 @@ from typing import Any  # noqa: E402
 from prefect import flow, get_run_logger  # noqa: E402
 
 from zeroloop.config import ZeroloopConfig, load_config, write_run_config  # noqa: E402
-from zeroloop.data.fingerprint import fingerprints, load_memo, path_fingerprint, save_memo  # noqa: E402
+from zeroloop.data.fingerprint import load_memo, save_memo  # noqa: E402
 from zeroloop.flows.force import FORCEABLE, ForcePlan, parse_force  # noqa: E402, F401
 from zeroloop.flows.plan import GenerationPlan, StageSwitches, plan_generation  # noqa: E402
-from zeroloop.retention import apply_retention  # noqa: E402
+from zeroloop.retention import apply_retention, stable_fingerprint, stable_fingerprints  # noqa: E402
 from zeroloop.rundir import RunDir  # noqa: E402
 from zeroloop.tasks import stages  # noqa: E402
 from zeroloop.tasks.artifacts import publish_generation  # noqa: E402
@@ -145,16 +145,16 @@ def run_generation(
     # and is the opponent the new model must beat (promotion happens after both).
     best = rd.pinned(g, "best_model", lambda: str(rd.best_model() or init_model))
     if plan.run_selfplay:
-        key = stage_key(config, "selfplay", model=path_fingerprint(best))
+        key = stage_key(config, "selfplay", model=stable_fingerprint(rd, best))
         out["selfplay"] = call("selfplay", stages.selfplay_task, key, config_json, best)
     if plan.run_preprocess:
-        key = stage_key(config, "preprocess", inputs=fingerprints(plan.preprocess_inputs))
+        key = stage_key(config, "preprocess", inputs=stable_fingerprints(rd, plan.preprocess_inputs))
         out["preprocess"] = call(
             "preprocess", stages.preprocess_task, key, config_json, plan.preprocess_inputs, switches.cleanup
         )
     if plan.run_shuffle:
         inputs = plan.shuffle_inputs()
-        key = stage_key(config, "shuffle", inputs=fingerprints(inputs))
+        key = stage_key(config, "shuffle", inputs=stable_fingerprints(rd, inputs))
         out["shuffle"] = call("shuffle", stages.shuffle_task, key, config_json, inputs, switches.cleanup)
     if plan.run_train and not plan.ready_to_train():
         get_run_logger().info(
@@ -171,10 +171,10 @@ def run_generation(
         key = stage_key(
             config,
             "train",
-            shards=fingerprints(train_shards),
-            test=fingerprints(test_shards),
-            mix=fingerprints(config.data.mix.existing_dirs),
-            init=path_fingerprint(init),
+            shards=stable_fingerprints(rd, train_shards),
+            test=stable_fingerprints(rd, test_shards),
+            mix=stable_fingerprints(rd, config.data.mix.existing_dirs),
+            init=stable_fingerprint(rd, init),
             steps=steps,
             state=plan.init_state,
         )
@@ -182,7 +182,7 @@ def run_generation(
             "train", stages.train_task, key, train_json, train_shards, test_shards, init, plan.init_state
         )
     candidate = rd.model_path(g)
-    models = {"candidate": path_fingerprint(candidate), "opponent": path_fingerprint(best)}
+    models = {"candidate": stable_fingerprint(rd, candidate), "opponent": stable_fingerprint(rd, best)}
     if plan.run_evaluate and candidate.exists():
         key = stage_key(config, "evaluate", **models)
         ev = call("evaluate", stages.evaluate_task, key, config_json, str(candidate), best)
