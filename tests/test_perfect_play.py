@@ -82,7 +82,7 @@ def test_perfect_play_figures_of_a_random_network(tmp_path: Path) -> None:
     # Endgame figures against a brute-force truth (tests/test_rescore.py's negamax).
     import jax
 
-    from test_rescore import mover_wins, positions
+    from tests.test_rescore import mover_wins, positions
     from zeroloop.model.file import load_model_file
     from zeroloop.model.network import inference_fn
 
