@@ -4,16 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from zeroloop.cli import (
-    config_cmd,
-    data_cmd,
-    eval_cmd,
-    run_cmd,
-    selfplay_cmd,
-    solve_cmd,
-    train_cmd,
-    trmph_cmd,
-)
+import zeroloop.cli.solve_cmd as solve_cmd
+from zeroloop.cli import config_cmd, data_cmd, eval_cmd, run_cmd, selfplay_cmd, train_cmd, trmph_cmd
 
 app = typer.Typer(
     name="zeroloop",
