@@ -82,7 +82,7 @@ def test_perfect_play_figures_of_a_random_network(tmp_path: Path) -> None:
     # Endgame figures against a brute-force truth (tests/test_rescore.py's negamax).
     import jax
 
-    from test_rescore import mover_wins, positions
+    from tests.test_rescore import mover_wins, positions
     from zeroloop.model.file import load_model_file
     from zeroloop.model.network import inference_fn
 
@@ -109,3 +109,29 @@ def test_perfect_play_figures_of_a_random_network(tmp_path: Path) -> None:
             finished = hexboard.winner(child.reshape(N, N)) == 0
             top_wins.append(finished or not mover_wins(tuple((-child.reshape(N, N).T).reshape(-1).tolist())))
     assert top_rate == np.mean(top_wins)
+
+
+@pytest.mark.slow  # compiles the model's search
+def test_evaluate_stage_summary_gets_perfect_play_figures(tmp_path: Path) -> None:
+    from zeroloop.evaluation.perfect_play import run_evaluation_with_perfect_play
+
+    base = {"game": {"board_size": N}, "model": {"blocks": 1, "channels": 8}}
+    model_path = save_model_file(
+        tmp_path / "m.zlm", create_model(ModelConfig(blocks=1, channels=8), seed=0), GameConfig(board_size=N)
+    )
+    off = ZeroloopConfig.model_validate(base | {"eval": {"num_simulations": 2}})
+    plain = run_evaluation_with_perfect_play(off, model_path, None, tmp_path / "e0.json").to_dict()
+    assert not any(k.startswith("perfect_play_") for k in plain)
+    on = ZeroloopConfig.model_validate(
+        base | {"eval": {"num_simulations": 2, "perfect_play": {"enabled": True, "max_board_size": N}}}
+    )
+    merged = run_evaluation_with_perfect_play(on, model_path, None, tmp_path / "e1.json").to_dict()
+    assert merged["perfect_play_black_won"] == 4 and merged["perfect_play_white_won"] == 12
+    assert {k: v for k, v in merged.items() if not k.startswith("perfect_play_") and k != "seconds"} == {
+        k: v for k, v in plain.items() if k != "seconds" and k != "out_path"
+    } | {"out_path": str(tmp_path / "e1.json")}
+    small = ZeroloopConfig.model_validate(
+        base | {"eval": {"num_simulations": 2, "perfect_play": {"enabled": True, "max_board_size": N - 1}}}
+    )
+    skipped = run_evaluation_with_perfect_play(small, model_path, None, tmp_path / "e2.json").to_dict()
+    assert not any(k.startswith("perfect_play_") for k in skipped)

@@ -7,6 +7,7 @@ The expected values come from a brute-force negamax written here (terminal test:
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import numpy as np
 
@@ -108,3 +109,34 @@ def test_rescore_off_or_out_of_budget_changes_nothing() -> None:
             assert out.value.tobytes() == one.value.tobytes()
             assert out.policy.tobytes() == one.policy.tobytes()
     assert unknown > 0
+
+
+def test_preprocess_with_rescore_relabels_only_near_final_rows(tmp_path: Path) -> None:
+    """The hook in preprocessing: same shards as without it, except near-final values."""
+    from tests.data_helpers import load_rows, small_config, write_chunk
+    from zeroloop.data.preprocess import run_preprocess
+    from zeroloop.data.shards import fixed_column
+    from zeroloop.data.synthetic import random_records
+
+    write_chunk(tmp_path / "in" / "g.arrow", random_records(N, 30, seed=5))
+    base = ("data.test_fraction=0", "data.max_workers=1")
+    run_preprocess(small_config(*base, board_size=N, swap=False), [tmp_path / "in"], tmp_path / "off")
+    on = small_config(
+        *base, "data.rescore.enabled=true", "data.rescore.max_empty=6", board_size=N, swap=False
+    )
+    run_preprocess(on, [tmp_path / "in"], tmp_path / "on")
+    a, b = load_rows(tmp_path / "off" / "train"), load_rows(tmp_path / "on" / "train")
+    assert a.num_rows == b.num_rows > 0
+    for name in a.column_names:
+        if name == "q":  # NaN (no search value) is not equal to itself
+            qa, qb = (t.column("q").to_numpy(zero_copy_only=False) for t in (a, b))
+            assert np.array_equal(qa, qb, equal_nan=True)
+        elif name != "value":
+            assert a.column(name).equals(b.column(name)), name
+    board = fixed_column(a, "board", N * N, np.int8)
+    near = (board == 0).sum(axis=1) <= 6
+    va, vb = a.column("value").to_numpy(), b.column("value").to_numpy()
+    assert (va[~near] == vb[~near]).all()
+    assert (va[near] != vb[near]).any()  # random games: some endgame results are wrong
+    for row in np.flatnonzero(near):
+        assert vb[row] == (1.0 if mover_wins(tuple(board[row].tolist())) else -1.0)

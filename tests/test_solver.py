@@ -94,8 +94,10 @@ def test_3x3_every_position_of_1000_random_games() -> None:
 
 
 def test_4x4_positions_of_random_games_subset() -> None:
-    positions = random_positions(4, 100, seed=1)
-    assert check_against_oracle(4, positions) > 500
+    # From move 6 on: the oracle's plain minimax of earlier positions takes minutes
+    # (the slow test below covers them).
+    positions = [m for m in random_positions(4, 60, seed=1) if len(m) >= 6]
+    assert check_against_oracle(4, positions) > 200
 
 
 @pytest.mark.slow
@@ -114,7 +116,7 @@ def test_4x4_winning_openings_are_the_short_diagonal() -> None:
 
 
 def test_unknown_when_budget_runs_out_never_wrong() -> None:
-    board, to_play = position_after(5, [12])
+    board, to_play = position_after(5, [6])  # b2: not provable in a few nodes
     tight = Solver(5).solve(board, to_play, Budget(nodes=5))
     assert tight.winner is None and tight.move is None and not tight.known
     # After an interrupted search the table still holds only proven results:

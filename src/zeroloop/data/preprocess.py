@@ -87,6 +87,8 @@ def plan_key(config: ZeroloopConfig, files: Sequence[Path]) -> str:
     keys = ("position_selector", "augmentation", "chunk_size", "test_fraction", "dedupe_symmetric", "seed")
     settings = {k: getattr(config.data, k) for k in keys}
     settings |= {"diff_focus": config.data.diff_focus.model_dump(), "game": config.game.model_dump()}
+    if config.data.rescore.enabled:  # only then: keys of runs without it stay as they were
+        settings["rescore"] = config.data.rescore.model_dump()
     h.update(json.dumps(settings, sort_keys=True).encode())
     for p in files:
         st = p.stat()

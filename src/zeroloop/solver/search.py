@@ -164,7 +164,7 @@ class Solver:
         self._nodes += 1
         if self._node_limit is not None and self._nodes > self._node_limit:
             raise _OutOfBudget
-        if self._deadline is not None and self._nodes & 255 == 0 and time.perf_counter() > self._deadline:
+        if self._deadline is not None and time.perf_counter() > self._deadline:
             raise _OutOfBudget
 
     def _chain(self, own: int, empty: int, player: int) -> tuple[bool, int, int, int]:
