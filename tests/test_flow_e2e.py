@@ -65,6 +65,8 @@ def test_two_generations_then_cached_and_forced_reruns(tmp_path: Path) -> None:
     assert "best model is generation" in forced.stdout
     manifest = json.loads((run_dir / "manifest.json").read_text())["generations"]
     assert set(STAGES) <= set(manifest["gen-0002"])  # the forced stages are marked again
+    # Really trained again: from generation 1's model, not its own finished checkpoint.
+    assert not manifest["gen-0002"]["train"]["summary"]["resumed_from"]
 
     runs = task_states(home)
     assert len(runs) == 3
