@@ -34,7 +34,7 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "train": ("game", "model", "train", "data.q_ratio", "data.loader", "data.mix"),
     "evaluate": ("game", "mcts", "eval"),
     # The decision itself (promote or not, from the evaluation) is in promote's key too.
-    "promote": ("eval.gating", "eval.gating_threshold"),
+    "promote": ("eval.gating", "eval.gating_threshold", "eval.gating_confidence"),
 }
 
 # Keys inside a stage's sections that the stage does not read (later stages do).
@@ -57,12 +57,14 @@ EXECUTION_ONLY: dict[str, tuple[str, ...]] = {
         "batch_size",
         "cpus_per_worker",
         "gpus_per_worker",
+        "gpu_memory_fraction",
         "compilation_cache_dir",
         "max_worker_restarts",
     ),
     "data": ("max_workers", "cleanup", "quarantine_dir", "loader.prefetch_batches"),
     "shuffle": ("max_workers", "temp_compression"),
     "train": (
+        "devices",  # data parallelism: the same steps, up to float rounding
         "log_every",
         "heartbeat_seconds",
         "progress_bar",
