@@ -128,7 +128,9 @@ def classify(paths: Iterable[Path]) -> tuple[list[Source], list[Path]]:
     Self-play writes `x.trmph` beside each chunk `x.arrow` with the same games, for
     people and other tools. Reading both would count every game twice and, worse, the
     TRMPH copy has no search targets; so a TRMPH file with a chunk beside it is skipped
-    (and reported). Chunks come first so that dedupe keeps the richer record.
+    (and reported) - unless the chunk turns out damaged, when preprocess reads the twin
+    instead (`companions` is what makes that possible). Chunks come first so that
+    dedupe keeps the richer record.
     """
     paths = list(paths)
     chunk_stems = {p.with_suffix("") for p in paths if p.name.endswith(GAME_CHUNK_SUFFIX)}
