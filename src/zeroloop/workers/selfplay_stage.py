@@ -37,7 +37,8 @@ from ray.exceptions import RayActorError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from zeroloop.config import ZeroloopConfig
-from zeroloop.data.chunks import read_chunk_provenance, read_game_chunk
+from zeroloop.data.chunks import ChunkError, read_chunk_provenance, read_game_chunk, read_game_chunk_checked
+from zeroloop.data.quarantine import QUARANTINE_DIR, quarantine_file
 from zeroloop.model.file import read_model_header
 from zeroloop.search.resign import ResignCalibration
 from zeroloop.workers.gpu_share import actor_gpu_env
@@ -125,6 +126,24 @@ def chunk_stats(path: Path) -> _ChunkStats:
     where = read_chunk_provenance(path)
     node = where.get("ray_node_id") or where.get("host") or "unknown"
     return _ChunkStats(int(len(winners)), int(lengths.sum()), int((winners == 0).sum()), node)
+
+
+def set_aside_damaged(chunks: dict[tuple[int, int], Path], out_dir: Path) -> dict[tuple[int, int], Path]:
+    """The chunks whose content checks out; damaged ones (and their .trmph twins) go to
+    `out_dir/quarantine/` with a reason, and their games are played again."""
+    good = {}
+    for key, path in chunks.items():
+        try:
+            read_game_chunk_checked(path)
+        except ChunkError as exc:
+            log.warning("self-play: setting aside %s", exc)
+            quarantine_file(path, str(exc), out_dir / QUARANTINE_DIR, move=True)
+            twin = path.with_suffix(".trmph")
+            if twin.exists():
+                quarantine_file(twin, f"twin of the damaged {path.name}", out_dir / QUARANTINE_DIR, move=True)
+            continue
+        good[key] = path
+    return good
 
 
 def scan_chunks(out_dir: Path) -> dict[tuple[int, int], Path]:
@@ -327,7 +346,7 @@ def run_selfplay(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     clean_leftovers(out)
-    existing = scan_chunks(out)
+    existing = set_aside_damaged(scan_chunks(out), out)
     stats = {p: chunk_stats(p) for p in existing.values()}
     done = sum(s.games for s in stats.values())
     if model_path is not None:
