@@ -93,6 +93,30 @@ def test_config_path_is_absolute_for_trials(tmp_path: Path, monkeypatch: pytest.
     assert spec.trial_config({"train.learning_rate": 0.01}).train.steps == 3
 
 
+def test_reporter_holds_the_last_step_until_the_trial_is_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ray import tune
+
+    from zeroloop.workers.sweep_tune import _Reporter
+
+    reported: list[dict] = []
+    monkeypatch.setattr(tune, "report", lambda metrics: reported.append(dict(metrics)))
+    path = tmp_path / "metrics.jsonl"
+    rows = [(1, "train", 3.0), (2, "train", 2.9), (2, "val", 3.1), (3, "train", 2.8), (4, "train", 2.7)]
+    path.write_text("".join(json.dumps({"step": s, "split": k, "loss": v}) + "\n" for s, k, v in rows))
+    with path.open("a") as f:
+        f.write('{"step": 4, "split": "v')  # half a line: the trainer is writing it
+    reporter = _Reporter(path, "val_loss", end_step=4)
+    reporter(3, 4)
+    # Nothing before the metric exists; step 2's train and val rows in one report; step 4 held back.
+    assert [(r["step"], r["val_loss"]) for r in reported] == [(2, 3.1), (3, 3.1)]
+    with path.open("a") as f:
+        f.write('al", "loss": 2.95}\n')
+    reporter.poll(final=True)
+    assert [(r["step"], r["val_loss"], r["train_loss"]) for r in reported[2:]] == [(4, 2.95, 2.7)]
+
+
 def test_results_csv_and_best_yaml(tmp_path: Path) -> None:
     spec = make_spec(tmp_path, None, TINY, [parse_param("train.learning_rate=0.001,0.01,0.1")],
                      synthetic=True, steps=4)  # fmt: skip
