@@ -132,11 +132,11 @@ def test_results_csv_and_best_yaml(tmp_path: Path) -> None:
     assert yaml.safe_load(best.read_text())["train"]["learning_rate"] == 0.01
 
 
-def _sweep_cmd(out: Path, *extra: str) -> list[str]:
+def _sweep_cmd(out: Path, grace: int = 2) -> list[str]:
     sets = [x for s in TINY for x in ("--set", s)]
     return [sys.executable, "-m", "zeroloop", "sweep", "--synthetic", "-o", str(out), *sets,
-            "-p", "train.learning_rate=0.001,0.03", "--steps", "4", "--grace-steps", "2",
-            "--max-concurrent", "1", *extra]  # fmt: skip
+            "-p", "train.learning_rate=0.001,0.03", "--steps", "4", "--grace-steps", str(grace),
+            "--max-concurrent", "1"]  # fmt: skip
 
 
 def _env() -> dict[str, str]:
@@ -165,7 +165,8 @@ def test_sweep_killed_resumes(tmp_path: Path) -> None:
     from zeroloop.trainer.checkpoints import CheckpointStore
 
     out = tmp_path / "sweep"
-    proc = subprocess.Popen(_sweep_cmd(out), env=_env(), stdout=subprocess.DEVNULL,
+    # grace = steps: ASHA stops no trial, so both must end finished after the resume.
+    proc = subprocess.Popen(_sweep_cmd(out, grace=4), env=_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     try:
         # Kill (SIGKILL, the whole process group) once the first trial has finished and the
@@ -187,7 +188,7 @@ def test_sweep_killed_resumes(tmp_path: Path) -> None:
     first, second = finished[0], running[0]
     first_metrics = (first / "metrics.jsonl").read_text()
     killed_at = CheckpointStore(second / "checkpoints").latest_step()
-    done = subprocess.run(_sweep_cmd(out), env=_env(), capture_output=True, text=True, timeout=800)
+    done = subprocess.run(_sweep_cmd(out, grace=4), env=_env(), capture_output=True, text=True, timeout=800)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "resuming sweep" in done.stdout
     rows = list(csv.DictReader((out / "results.csv").open()))
