@@ -93,6 +93,30 @@ def test_config_path_is_absolute_for_trials(tmp_path: Path, monkeypatch: pytest.
     assert spec.trial_config({"train.learning_rate": 0.01}).train.steps == 3
 
 
+def test_reporter_holds_the_last_step_until_the_trial_is_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ray import tune
+
+    from zeroloop.workers.sweep_tune import _Reporter
+
+    reported: list[dict] = []
+    monkeypatch.setattr(tune, "report", lambda metrics: reported.append(dict(metrics)))
+    path = tmp_path / "metrics.jsonl"
+    rows = [(1, "train", 3.0), (2, "train", 2.9), (2, "val", 3.1), (3, "train", 2.8), (4, "train", 2.7)]
+    path.write_text("".join(json.dumps({"step": s, "split": k, "loss": v}) + "\n" for s, k, v in rows))
+    with path.open("a") as f:
+        f.write('{"step": 4, "split": "v')  # half a line: the trainer is writing it
+    reporter = _Reporter(path, "val_loss", end_step=4)
+    reporter(3, 4)
+    # Nothing before the metric exists; step 2's train and val rows in one report; step 4 held back.
+    assert [(r["step"], r["val_loss"]) for r in reported] == [(2, 3.1), (3, 3.1)]
+    with path.open("a") as f:
+        f.write('al", "loss": 2.95}\n')
+    reporter.poll(final=True)
+    assert [(r["step"], r["val_loss"], r["train_loss"]) for r in reported[2:]] == [(4, 2.95, 2.7)]
+
+
 def test_results_csv_and_best_yaml(tmp_path: Path) -> None:
     spec = make_spec(tmp_path, None, TINY, [parse_param("train.learning_rate=0.001,0.01,0.1")],
                      synthetic=True, steps=4)  # fmt: skip
@@ -108,11 +132,11 @@ def test_results_csv_and_best_yaml(tmp_path: Path) -> None:
     assert yaml.safe_load(best.read_text())["train"]["learning_rate"] == 0.01
 
 
-def _sweep_cmd(out: Path, *extra: str) -> list[str]:
+def _sweep_cmd(out: Path, grace: int = 2) -> list[str]:
     sets = [x for s in TINY for x in ("--set", s)]
     return [sys.executable, "-m", "zeroloop", "sweep", "--synthetic", "-o", str(out), *sets,
-            "-p", "train.learning_rate=0.001,0.03", "--steps", "4", "--grace-steps", "2",
-            "--max-concurrent", "1", *extra]  # fmt: skip
+            "-p", "train.learning_rate=0.001,0.03", "--steps", "4", "--grace-steps", str(grace),
+            "--max-concurrent", "1"]  # fmt: skip
 
 
 def _env() -> dict[str, str]:
@@ -141,7 +165,8 @@ def test_sweep_killed_resumes(tmp_path: Path) -> None:
     from zeroloop.trainer.checkpoints import CheckpointStore
 
     out = tmp_path / "sweep"
-    proc = subprocess.Popen(_sweep_cmd(out), env=_env(), stdout=subprocess.DEVNULL,
+    # grace = steps: ASHA stops no trial, so both must end finished after the resume.
+    proc = subprocess.Popen(_sweep_cmd(out, grace=4), env=_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     try:
         # Kill (SIGKILL, the whole process group) once the first trial has finished and the
@@ -163,7 +188,7 @@ def test_sweep_killed_resumes(tmp_path: Path) -> None:
     first, second = finished[0], running[0]
     first_metrics = (first / "metrics.jsonl").read_text()
     killed_at = CheckpointStore(second / "checkpoints").latest_step()
-    done = subprocess.run(_sweep_cmd(out), env=_env(), capture_output=True, text=True, timeout=800)
+    done = subprocess.run(_sweep_cmd(out, grace=4), env=_env(), capture_output=True, text=True, timeout=800)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "resuming sweep" in done.stdout
     rows = list(csv.DictReader((out / "results.csv").open()))

@@ -20,16 +20,19 @@ from zeroloop.workers.sweep import METRICS, TUNE_NAME, SweepSpec, TrialRow, grid
 class _Reporter:
     """Progress callback: reports metrics.jsonl rows to Tune as the trainer writes them."""
 
-    def __init__(self, path: Path, metric: str) -> None:
+    def __init__(self, path: Path, metric: str, end_step: int) -> None:
         self.path = path
         self.metric = metric
+        self.end_step = end_step
         self.offset = 0
         self.latest: dict[str, float] = {}
 
     def __call__(self, done: int, total: int) -> None:
-        self.poll()
+        self.poll(final=False)
 
-    def poll(self) -> None:
+    def poll(self, final: bool) -> None:
+        """Report the new rows. The rows of the last step wait for `final`: ASHA stops a
+        trial that reaches max_t at once, and the trainer must first save and export."""
         from ray import tune
 
         if not self.path.exists():
@@ -38,15 +41,24 @@ class _Reporter:
             f.seek(self.offset)
             text = f.read()
         complete = text[: text.rfind("\n") + 1]  # a half-written last line waits for the next call
-        self.offset += len(complete.encode())
-        for line in complete.splitlines():
-            row = json.loads(line)
+        lines = complete.splitlines(keepends=True)
+        if not final:
+            # Up to the first held-back row, so the offset stays in front of it.
+            keep = next(
+                (i for i, x in enumerate(lines) if int(json.loads(x)["step"]) >= self.end_step), len(lines)
+            )
+            lines = lines[:keep]
+        self.offset += len("".join(lines).encode())
+        rows = [json.loads(x) for x in lines]
+        for i, row in enumerate(rows):
             split, step = row.pop("split", "train"), int(row.pop("step"))
             for k in ("loss", "policy_loss", "value_loss"):
                 if isinstance(row.get(k), float | int) and math.isfinite(row[k]):
                     self.latest[f"{split}_{k}"] = float(row[k])
-            # Tune needs the metric in every result: report only once it exists.
-            if self.metric in self.latest:
+            # One report per step (its train and val rows together), and only once the
+            # metric exists: Tune needs it in every result.
+            same_step_follows = i + 1 < len(rows) and int(rows[i + 1]["step"]) == step
+            if self.metric in self.latest and not same_step_follows:
                 tune.report({"step": step, **self.latest})
 
 
@@ -59,7 +71,7 @@ def sweep_trial(params: dict[str, Any], spec: dict[str, Any]) -> None:
     sweep = SweepSpec(**spec)
     config = sweep.trial_config(params)
     work = Path(sweep.out_dir) / "trials" / tune.get_context().get_trial_id()
-    reporter = _Reporter(work / "metrics.jsonl", sweep.metric)
+    reporter = _Reporter(work / "metrics.jsonl", sweep.metric, sweep.steps)
     batches = validation = None
     if sweep.synthetic:
         from zeroloop.trainer.synthetic import SyntheticBatches
@@ -76,7 +88,7 @@ def sweep_trial(params: dict[str, Any], spec: dict[str, Any]) -> None:
         batches=batches,
         validation=validation,
     )
-    reporter.poll()  # the final validation row is written after the last progress call
+    reporter.poll(final=True)  # the last step's rows, now that the trial is saved and done
 
 
 def _search_space(sweep: SweepSpec) -> dict[str, Any]:
