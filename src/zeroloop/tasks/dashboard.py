@@ -337,7 +337,7 @@ def training_panels(rd: RunDir, summaries: dict[int, dict[str, dict[str, Any]]])
 
 
 def selfplay_panels(summaries: dict[int, dict[str, dict[str, Any]]]) -> list[Panel]:
-    gens, length, first, resign = [], [], [], []
+    gens, length, first, resign, false_resign = [], [], [], [], []
     for g, st in summaries.items():
         sp = st.get("selfplay")
         if not sp:
@@ -346,9 +346,11 @@ def selfplay_panels(summaries: dict[int, dict[str, dict[str, Any]]]) -> list[Pan
         length.append(sp.get("mean_game_length"))
         first.append(sp.get("first_player_win_rate"))
         resign.append(sp.get("resign_rate"))
+        false_resign.append(sp.get("false_resign_rate") if sp.get("resign_rate") is not None else None)
     rates = [Series("first player (black) wins", gens, first)]
     if any(isinstance(r, int | float) for r in resign):
         rates.append(Series("games resigned", gens, resign))
+        rates.append(Series("false resignations (resign-free games)", gens, false_resign))
     return [
         Panel("Mean game length", "plies", [Series("self-play games", gens, length)]),
         Panel("Self-play outcomes", "share of games", rates, ylim=(-0.02, 1.04), percent=True),

@@ -65,7 +65,8 @@ class SelfplaySummary:
     searched_rows: positions the actors searched in this call; live_row_share =
     positions of the games written / searched_rows (1.0 would mean no search spent on
     finished games or on games left unfinished).
-    resign_threshold (in force at the end), resigned_games, resign_free_games,
+    resign_threshold (in force at the end), resign_rate (of this call's games), resigned_games,
+    resign_free_games,
     false_resign_rate (resign-free games whose winner would have resigned at that
     threshold), plies_saved_estimate: this call's resignation figures (None/0: off).
     """
@@ -88,6 +89,7 @@ class SelfplaySummary:
     searched_rows: int = 0
     live_row_share: float = 0.0
     resign_threshold: float | None = None
+    resign_rate: float | None = None
     resigned_games: int = 0
     resign_free_games: int = 0
     false_resign_rate: float = 0.0
@@ -435,6 +437,7 @@ def run_selfplay(
     if calib is not None:
         summary.resign_threshold = calib.threshold
         summary.resigned_games = calib.resigned_games
+        summary.resign_rate = calib.resigned_games / calib.games if calib.games else 0.0
         summary.resign_free_games = calib.resign_free_games
         summary.false_resign_rate = calib.false_rate()
         summary.plies_saved_estimate = calib.plies_saved()
