@@ -44,9 +44,9 @@ def test_run_freezes_the_seed_flags_into_the_run_config(tmp_path: Path) -> None:
     cmd += ["--generations", "1", "--no-selfplay", "--no-preprocessing", "--no-shuffling"]
     cmd += ["--no-training", "--no-evaluation", "--existing-shuffled-data-dir", "old"]
     cmd += ["--skip-files", "0", "--skip-files", "2", "--max-workers-trmph", "3"]
-    res = subprocess.run(
-        cmd, cwd=tmp_path, env=prefect_env(tmp_path / "ph"), capture_output=True, text=True, timeout=600
-    )
+    env = prefect_env(tmp_path / "ph") | {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"}
+    # from another folder: the config path is relative to it, the run dir too
+    res = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     frozen = yaml.safe_load((run_dir / "config.yaml").read_text())["data"]
     assert frozen["mix"]["existing_dirs"] == [str(tmp_path / "old")]

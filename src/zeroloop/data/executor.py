@@ -2,7 +2,7 @@
 
 One worker runs tasks inline: no fork, simple tracebacks, and the tests stay cheap on
 small machines. More workers start inline too, and move to a process pool only once
-the tasks run so far have taken `INLINE_SECONDS`: starting workers costs about a
+the tasks run so far have taken `INLINE_SECONDS` of CPU time: starting workers costs about a
 second (a process, and the imports of the task's module), which is more than a small
 job takes (3,000 11x11 games preprocess in ~0.4 s on one core), so a small job never
 pays for a pool and a large one loses at most that second.
@@ -61,7 +61,7 @@ def _process_pool(max_workers: int) -> ProcessPoolExecutor:
 
 
 class AdaptiveExecutor(Executor):
-    """Inline until the tasks have taken `inline_seconds` in all, then a process pool.
+    """Inline until the tasks have taken `inline_seconds` of CPU in all, then a process pool.
 
     Futures of inline tasks are done when `submit` returns; callers that wait on
     futures in submission order see the same results either way.
@@ -81,9 +81,11 @@ class AdaptiveExecutor(Executor):
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
         if self._pool is None and self.inline_spent < self.inline_seconds:
-            t = time.perf_counter()
+            # CPU seconds, not wall: on a loaded machine the wall time of the same work
+            # grows while what a pool would save does not.
+            t = time.process_time()
             fut = self._inline.submit(fn, *args, **kwargs)
-            self.inline_spent += time.perf_counter() - t
+            self.inline_spent += time.process_time() - t
             self.inline_tasks += 1
             return fut
         if self._pool is None:
