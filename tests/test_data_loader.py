@@ -45,6 +45,7 @@ def test_batches_follow_the_contract(positions: Path) -> None:
         "z": (np.float32, (32,)),
         "q": (np.float32, (32,)),
         "weight": (np.float32, (32,)),
+        "policy_weight": (np.float32, (32,)),
         "owner": (np.float32, (32, N, N)),
     }
     assert {k: (v.dtype.type, v.shape) for k, v in batch.items()} == want

@@ -61,7 +61,11 @@ class PositionArrays:
     game_length: np.ndarray
     action: np.ndarray
     from_search: np.ndarray
-    policy_weight: np.ndarray
+    policy_weight: np.ndarray | None = None  # None: every policy is a target (ones)
+
+    def __post_init__(self) -> None:
+        if self.policy_weight is None:
+            self.policy_weight = np.ones(len(self.value), np.float32)
 
     def __len__(self) -> int:
         return len(self.value)
