@@ -291,5 +291,5 @@ def test_arena_skips_a_damaged_reference_model_and_plays_the_rest(tmp_path: Path
         generation=1,
         references=[f"model:{bad}", "mcts:2"],
     )
-    assert [r["b"] for r in s.references] == ["mcts:2"]
+    assert [r["b"] for r in s.references] == ["mcts:2:c2:r1"]
     assert [d["source"] for d in s.skipped_references] == [str(bad)] and bad.exists()

@@ -89,7 +89,7 @@ def to_training_batch(cols: dict[str, np.ndarray], board_size: int, q_ratio: flo
         "z": z,
         "q": q,
         "weight": cols["weight"].astype(np.float32, copy=False),
-        "policy_weight": cols["policy_weight"].astype(np.float32, copy=False),
+        "policy_weight": cols.get("policy_weight", np.ones(b, np.float32)).astype(np.float32, copy=False),
         "owner": cols["final_board"].reshape(b, n, n).astype(np.float32),
     }
 

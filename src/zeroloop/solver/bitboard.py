@@ -13,7 +13,7 @@ from functools import cache
 
 import numpy as np
 
-from zeroloop.games.hex import neighbour_table
+from zeroloop.games.geometry import neighbour_table
 
 # Edge templates for black and the top edge, as (row, col) offsets of the carrier
 # from the stone (white's are the transposes, the bottom edge's the 180-degree
