@@ -54,6 +54,7 @@ def _zeroloop(args: list[str], env: dict[str, str], timeout: float = 900) -> sub
 
 def _env(cluster: LocalCluster, tmp_path: Path, by_file: bool = False) -> dict[str, str]:
     env = prefect_env(tmp_path / "prefect")
+    env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"  # the temporary API, on a loaded machine
     env.update({k: v for k, v in cluster.env(join_by_address_file=by_file).items() if k.startswith("RAY_")})
     if not by_file:
         env.pop("RAY_TMPDIR", None)
