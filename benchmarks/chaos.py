@@ -217,22 +217,33 @@ def flow_started(log: Path, session: int) -> bool:
     return any("raylet" in cmdline(pid) for pid in run_processes({session}, "-"))
 
 
+def position(where: tuple[int, str]) -> int:
+    """Order of (generation, stage) in the run."""
+    return (where[0] - 1) * len(PIPELINE) + PIPELINE.index(where[1])
+
+
 def kill_round(
-    runner: Runner, rng: random.Random, hits: Counter[str], jitter: float, patience: float
+    runner: Runner, rng: random.Random, hit: set[tuple[int, str]], jitter: float, patience: float
 ) -> dict[str, Any]:
-    """Start the run, wait for the aimed-at stage, SIGKILL the group. One record."""
+    """Start the run, wait for the aimed-at stage, SIGKILL the group. One record.
+
+    hit: the (generation, stage) pairs already killed; each is aimed at once, in order,
+    so the kills cover every stage (a resumed stage is not killed again and again).
+    """
     proc, log = runner.start()
     t0 = time.monotonic()
     ahead = runner.running_stage()
     if ahead is None:
         proc.wait()
         return {"outcome": "nothing left to kill"}
-    start = PIPELINE.index(ahead[1])
-    # Aim at the earliest least-hit stage still ahead in this generation, so the kills
-    # cover every stage; the moment within it is the seeded random delay.
-    options = list(PIPELINE[start:-1]) or [ahead[1]]
-    least = min(hits[s] for s in options)
-    aim = next(s for s in options if hits[s] == least)
+    targets = [
+        (g, st)
+        for g in range(ahead[0], runner.generations + 1)
+        for st in PIPELINE[:-1]
+        if position((g, st)) >= position(ahead) and (g, st) not in hit
+    ]
+    target = targets[0] if targets else ahead
+    aim = target[1]
     # Preprocess, shuffle and promote take about a second on the tiny config: a longer
     # delay would always land the kill in the next stage.
     delay = rng.uniform(0.0, jitter * (0.1 if aim in SHORT_STAGES else 1.0))
@@ -240,13 +251,13 @@ def kill_round(
         now = runner.running_stage()
         if now is None:
             break
-        if flow_started(log, proc.pid) and (now[1] == aim or PIPELINE.index(now[1]) > PIPELINE.index(aim)):
+        if flow_started(log, proc.pid) and position(now) >= position(target):
             break
         time.sleep(0.2)
     time.sleep(delay)
     stage = runner.running_stage()
     record: dict[str, Any] = {
-        "aim": aim,
+        "aim": f"{gen_name(target[0])} {aim}",
         "delay_s": round(delay, 2),
         "after_start_s": round(time.monotonic() - t0, 1),
         "flow_started": flow_started(log, proc.pid),
@@ -257,6 +268,7 @@ def kill_round(
         record |= {"outcome": f"exited {proc.returncode} before the kill", "stage": None}
         record["leftover_processes"] = reap(runner.sessions, runner.token)
         return record
+    hit.add(target)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     record["generation"], record["stage"] = stage if stage else (None, "after last stage")
@@ -576,15 +588,15 @@ def main(argv: list[str] | None = None) -> int:
         server, api = start_prefect_server(work, args.patience)
         extra = {"PREFECT_API_URL": api}
     runner = Runner(work, args.generations, token, extra)
-    hits: Counter[str] = Counter()
+    hit: set[tuple[int, str]] = set()
     rounds: list[dict[str, Any]] = []
     t_start = time.monotonic()
     while len([r for r in rounds if r["outcome"] == "killed"]) < args.kills:
-        rec = kill_round(runner, rng, hits, args.jitter, args.patience)
+        rec = kill_round(runner, rng, hit, args.jitter, args.patience)
         rounds.append(rec)
         print(json.dumps(rec), flush=True)
-        if rec["outcome"] == "killed":
-            hits[rec["stage"]] += 1
+        if rec["outcome"] == "killed" and rec.get("generation"):
+            hit.add((rec["generation"], rec["stage"]))
         elif rec["outcome"] == "nothing left to kill" or len(rounds) > 3 * args.kills:
             break
 
