@@ -559,6 +559,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--deployment-kill", action="store_true", help="Also SIGKILL `zeroloop serve` mid-run")
     ap.add_argument(
+        "--continue",
+        dest="resume",
+        action="store_true",
+        help="Go on with WORKDIR's run and WORKDIR/rounds.jsonl (kills already made count)",
+    )
+    ap.add_argument(
         "--embedded",
         action="store_true",
         help="Each run starts Prefect's temporary server (default: one server for all rounds)",
@@ -577,8 +583,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"deployment kill: {json.dumps(record, default=str)[:1500]}")
         print(f"survived/attempted: {int(bool(record.get('survived')))}/1; report {out}")
         return 0 if record.get("survived") else 1
-    if (work / "run").exists():
-        print(f"error: {work / 'run'} exists; use a new --workdir", file=sys.stderr)
+    if (work / "run").exists() and not args.resume:
+        print(f"error: {work / 'run'} exists; use a new --workdir (or --continue)", file=sys.stderr)
         return 2
     work.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex
@@ -590,10 +596,20 @@ def main(argv: list[str] | None = None) -> int:
     runner = Runner(work, args.generations, token, extra)
     hit: set[tuple[int, str]] = set()
     rounds: list[dict[str, Any]] = []
+    journal = work / "rounds.jsonl"  # one line per round, so --continue can go on from it
+    if args.resume and journal.exists():
+        rounds = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
+        hit = {
+            (r["generation"], r["stage"]) for r in rounds if r["outcome"] == "killed" and r.get("generation")
+        }
+        for _ in rounds:  # the same seeded delays as an uninterrupted benchmark
+            rng.uniform(0.0, 1.0)
     t_start = time.monotonic()
     while len([r for r in rounds if r["outcome"] == "killed"]) < args.kills:
         rec = kill_round(runner, rng, hit, args.jitter, args.patience)
         rounds.append(rec)
+        with journal.open("a") as fh:
+            fh.write(json.dumps(rec) + "\n")
         print(json.dumps(rec), flush=True)
         if rec["outcome"] == "killed" and rec.get("generation"):
             hit.add((rec["generation"], rec["stage"]))
