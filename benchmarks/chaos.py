@@ -183,7 +183,7 @@ class Runner:
         self.env.pop("PREFECT_API_URL", None)
         self.env.update(extra_env)
         self.sessions: set[int] = set()
-        self.starts = 0
+        self.starts = len(list(work.glob("run-*.log")))  # --continue: keep the earlier logs
 
     def start(self) -> tuple[subprocess.Popen[bytes], Path]:
         self.starts += 1
@@ -626,8 +626,8 @@ def main(argv: list[str] | None = None) -> int:
         runner.generations += 1
     for attempt in range(4):
         proc, log = runner.start()
-        if args.actor_kill and actor is None and runner.running_stage() is not None:
-            actor = kill_actor_during_selfplay(runner, proc, args.patience)
+        if args.actor_kill and (actor is None or not actor["pid"]) and runner.running_stage() is not None:
+            actor = kill_actor_during_selfplay(runner, proc, args.patience) | {"attempt": attempt + 1}
         try:
             rc = proc.wait(timeout=6 * args.patience)
         except subprocess.TimeoutExpired:
@@ -657,7 +657,8 @@ def main(argv: list[str] | None = None) -> int:
             .get("summary", {})
         ).get("worker_restarts")
         actor["worker_restarts_in_summary"] = restarts
-        actor["survived"] = finals[0]["exit"] == 0 and bool(actor["pid"])  # no restart needed
+        # Survived: the run it was killed in finished without a restart.
+        actor["survived"] = bool(actor["pid"]) and finals[actor["attempt"] - 1]["exit"] == 0
     killed = [r for r in rounds if r["outcome"] == "killed"]
     survived = rc == 0 and all(c["ok"] for c in checks.values())
     report: dict[str, Any] = {
