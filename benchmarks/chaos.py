@@ -290,7 +290,7 @@ def kill_actor_during_selfplay(
             break
         if now[1] == "selfplay":
             actors = [
-                p for p in run_processes(runner.sessions, runner.token) if "SelfplayActor" in cmdline(p)
+                p for p in run_processes(runner.sessions, runner.token) if "ray::Selfplay" in cmdline(p)
             ]
             if actors:
                 time.sleep(1.0)
