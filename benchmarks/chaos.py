@@ -183,7 +183,7 @@ class Runner:
         self.env.pop("PREFECT_API_URL", None)
         self.env.update(extra_env)
         self.sessions: set[int] = set()
-        self.starts = 0
+        self.starts = len(list(work.glob("run-*.log")))  # --continue: keep the earlier logs
 
     def start(self) -> tuple[subprocess.Popen[bytes], Path]:
         self.starts += 1
@@ -217,22 +217,33 @@ def flow_started(log: Path, session: int) -> bool:
     return any("raylet" in cmdline(pid) for pid in run_processes({session}, "-"))
 
 
+def position(where: tuple[int, str]) -> int:
+    """Order of (generation, stage) in the run."""
+    return (where[0] - 1) * len(PIPELINE) + PIPELINE.index(where[1])
+
+
 def kill_round(
-    runner: Runner, rng: random.Random, hits: Counter[str], jitter: float, patience: float
+    runner: Runner, rng: random.Random, hit: set[tuple[int, str]], jitter: float, patience: float
 ) -> dict[str, Any]:
-    """Start the run, wait for the aimed-at stage, SIGKILL the group. One record."""
+    """Start the run, wait for the aimed-at stage, SIGKILL the group. One record.
+
+    hit: the (generation, stage) pairs already killed; each is aimed at once, in order,
+    so the kills cover every stage (a resumed stage is not killed again and again).
+    """
     proc, log = runner.start()
     t0 = time.monotonic()
     ahead = runner.running_stage()
     if ahead is None:
         proc.wait()
         return {"outcome": "nothing left to kill"}
-    start = PIPELINE.index(ahead[1])
-    # Aim at the earliest least-hit stage still ahead in this generation, so the kills
-    # cover every stage; the moment within it is the seeded random delay.
-    options = list(PIPELINE[start:-1]) or [ahead[1]]
-    least = min(hits[s] for s in options)
-    aim = next(s for s in options if hits[s] == least)
+    targets = [
+        (g, st)
+        for g in range(ahead[0], runner.generations + 1)
+        for st in PIPELINE[:-1]
+        if position((g, st)) >= position(ahead) and (g, st) not in hit
+    ]
+    target = targets[0] if targets else ahead
+    aim = target[1]
     # Preprocess, shuffle and promote take about a second on the tiny config: a longer
     # delay would always land the kill in the next stage.
     delay = rng.uniform(0.0, jitter * (0.1 if aim in SHORT_STAGES else 1.0))
@@ -240,13 +251,13 @@ def kill_round(
         now = runner.running_stage()
         if now is None:
             break
-        if flow_started(log, proc.pid) and (now[1] == aim or PIPELINE.index(now[1]) > PIPELINE.index(aim)):
+        if flow_started(log, proc.pid) and position(now) >= position(target):
             break
         time.sleep(0.2)
     time.sleep(delay)
     stage = runner.running_stage()
     record: dict[str, Any] = {
-        "aim": aim,
+        "aim": f"{gen_name(target[0])} {aim}",
         "delay_s": round(delay, 2),
         "after_start_s": round(time.monotonic() - t0, 1),
         "flow_started": flow_started(log, proc.pid),
@@ -257,6 +268,7 @@ def kill_round(
         record |= {"outcome": f"exited {proc.returncode} before the kill", "stage": None}
         record["leftover_processes"] = reap(runner.sessions, runner.token)
         return record
+    hit.add(target)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     record["generation"], record["stage"] = stage if stage else (None, "after last stage")
@@ -278,7 +290,7 @@ def kill_actor_during_selfplay(
             break
         if now[1] == "selfplay":
             actors = [
-                p for p in run_processes(runner.sessions, runner.token) if "SelfplayActor" in cmdline(p)
+                p for p in run_processes(runner.sessions, runner.token) if "ray::Selfplay" in cmdline(p)
             ]
             if actors:
                 time.sleep(1.0)
@@ -547,6 +559,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--deployment-kill", action="store_true", help="Also SIGKILL `zeroloop serve` mid-run")
     ap.add_argument(
+        "--continue",
+        dest="resume",
+        action="store_true",
+        help="Go on with WORKDIR's run and WORKDIR/rounds.jsonl (kills already made count)",
+    )
+    ap.add_argument(
         "--embedded",
         action="store_true",
         help="Each run starts Prefect's temporary server (default: one server for all rounds)",
@@ -565,8 +583,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"deployment kill: {json.dumps(record, default=str)[:1500]}")
         print(f"survived/attempted: {int(bool(record.get('survived')))}/1; report {out}")
         return 0 if record.get("survived") else 1
-    if (work / "run").exists():
-        print(f"error: {work / 'run'} exists; use a new --workdir", file=sys.stderr)
+    if (work / "run").exists() and not args.resume:
+        print(f"error: {work / 'run'} exists; use a new --workdir (or --continue)", file=sys.stderr)
         return 2
     work.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex
@@ -576,15 +594,25 @@ def main(argv: list[str] | None = None) -> int:
         server, api = start_prefect_server(work, args.patience)
         extra = {"PREFECT_API_URL": api}
     runner = Runner(work, args.generations, token, extra)
-    hits: Counter[str] = Counter()
+    hit: set[tuple[int, str]] = set()
     rounds: list[dict[str, Any]] = []
+    journal = work / "rounds.jsonl"  # one line per round, so --continue can go on from it
+    if args.resume and journal.exists():
+        rounds = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
+        hit = {
+            (r["generation"], r["stage"]) for r in rounds if r["outcome"] == "killed" and r.get("generation")
+        }
+        for _ in rounds:  # the same seeded delays as an uninterrupted benchmark
+            rng.uniform(0.0, 1.0)
     t_start = time.monotonic()
     while len([r for r in rounds if r["outcome"] == "killed"]) < args.kills:
-        rec = kill_round(runner, rng, hits, args.jitter, args.patience)
+        rec = kill_round(runner, rng, hit, args.jitter, args.patience)
         rounds.append(rec)
+        with journal.open("a") as fh:
+            fh.write(json.dumps(rec) + "\n")
         print(json.dumps(rec), flush=True)
-        if rec["outcome"] == "killed":
-            hits[rec["stage"]] += 1
+        if rec["outcome"] == "killed" and rec.get("generation"):
+            hit.add((rec["generation"], rec["stage"]))
         elif rec["outcome"] == "nothing left to kill" or len(rounds) > 3 * args.kills:
             break
 
@@ -598,8 +626,8 @@ def main(argv: list[str] | None = None) -> int:
         runner.generations += 1
     for attempt in range(4):
         proc, log = runner.start()
-        if args.actor_kill and actor is None and runner.running_stage() is not None:
-            actor = kill_actor_during_selfplay(runner, proc, args.patience)
+        if args.actor_kill and (actor is None or not actor["pid"]) and runner.running_stage() is not None:
+            actor = kill_actor_during_selfplay(runner, proc, args.patience) | {"attempt": attempt + 1}
         try:
             rc = proc.wait(timeout=6 * args.patience)
         except subprocess.TimeoutExpired:
@@ -629,7 +657,8 @@ def main(argv: list[str] | None = None) -> int:
             .get("summary", {})
         ).get("worker_restarts")
         actor["worker_restarts_in_summary"] = restarts
-        actor["survived"] = finals[0]["exit"] == 0 and bool(actor["pid"])  # no restart needed
+        # Survived: the run it was killed in finished without a restart.
+        actor["survived"] = bool(actor["pid"]) and finals[actor["attempt"] - 1]["exit"] == 0
     killed = [r for r in rounds if r["outcome"] == "killed"]
     survived = rc == 0 and all(c["ok"] for c in checks.values())
     report: dict[str, Any] = {
