@@ -32,6 +32,7 @@ def _check_force_and_lock(force: list[str] | None, run_dir: Path) -> None:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
 
+
 # Seed 002's data flags (docs/seed-flags.md); each is a shortcut for a --set override.
 ExistingDirOption = Annotated[
     list[Path] | None,
