@@ -89,13 +89,15 @@ def _get(config, dotted: str) -> Any:
 
 
 EXECUTION_KEYS = [f"{s}.{k}" for s, keys in EXECUTION_ONLY.items() for k in keys]
+# Optional numbers (None by default) that _changed would turn into a path.
+OTHER_VALUE = {"selfplay.gpu_memory_fraction": 0.5}
 
 
 @pytest.mark.parametrize("dotted", EXECUTION_KEYS)
 def test_execution_only_keys_move_no_key(dotted: str) -> None:
     base = load_config(None)
     value = _get(base, dotted)  # the key exists (a rename would fail here)
-    other = load_config(None, [f"{dotted}={_changed(value)}"])
+    other = load_config(None, [f"{dotted}={OTHER_VALUE.get(dotted, _changed(value))}"])
     assert _get(other, dotted) != value
     assert _all_keys(other) == _all_keys(base)
 
