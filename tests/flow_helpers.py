@@ -83,3 +83,14 @@ def task_states(home: Path) -> list[dict[str, str]]:
     )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def prefect_client(api_url: str):
+    """A Prefect client for the server at `api_url`.
+
+    Not `get_client()`: Prefect reads its settings once per process, so after one test
+    talked to its server, `get_client()` would go on talking to that one.
+    """
+    from prefect.client.orchestration import PrefectClient
+
+    return PrefectClient(api=api_url)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.flow_helpers import prefect_env, write_tiny_config
+from tests.flow_helpers import prefect_client, prefect_env, write_tiny_config
 
 pytestmark = [pytest.mark.timeout(1500), pytest.mark.slow]
 
@@ -57,12 +57,9 @@ def chromium(url: str, tmp: Path, *mode: str) -> subprocess.CompletedProcess[str
 
 
 async def read_artifacts(api: str, home: str, keys: list[str]) -> dict[str, dict]:
-    os.environ["PREFECT_API_URL"] = api
-    os.environ["PREFECT_HOME"] = home
-    from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    async with get_client() as client:
+    async with prefect_client(api) as client:
         arts = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys)))
     # Newest version of each key.
     out: dict[str, dict] = {}

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.flow_helpers import prefect_env, write_tiny_config
+from tests.flow_helpers import prefect_client, prefect_env, write_tiny_config
 from tests.test_prefect_server import _free_port, _prefect_bin, _wait_http
 
 pytestmark = [pytest.mark.timeout(1800), pytest.mark.slow]
@@ -156,11 +156,7 @@ def _trigger(prefect, params: list[str]) -> str:
 
 
 def _client(env: dict[str, str]):
-    os.environ["PREFECT_API_URL"] = env["PREFECT_API_URL"]
-    os.environ["PREFECT_HOME"] = env["PREFECT_HOME"]
-    from prefect.client.orchestration import get_client
-
-    return get_client()
+    return prefect_client(env["PREFECT_API_URL"])
 
 
 async def _read_state(flow_run_id: str, env: dict[str, str]) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.flow_helpers import prefect_env, write_tiny_config
+from tests.flow_helpers import prefect_client, prefect_env, write_tiny_config
 
 pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]
 
@@ -123,12 +123,9 @@ def test_served_deployment_runs_and_reports(tmp_path: Path) -> None:
 
 
 async def _wait_and_read(flow_run_id: str, env: dict, seconds: float) -> tuple[str, list[dict]]:
-    os.environ["PREFECT_API_URL"] = env["PREFECT_API_URL"]
-    os.environ["PREFECT_HOME"] = env["PREFECT_HOME"]
-    from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
-    async with get_client() as client:
+    async with prefect_client(env["PREFECT_API_URL"]) as client:
         deadline = time.monotonic() + seconds
         while True:
             run = await client.read_flow_run(flow_run_id)
