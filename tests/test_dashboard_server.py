@@ -9,39 +9,18 @@ import io
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from tests.flow_helpers import prefect_client, prefect_env, write_tiny_config
+from tests.flow_helpers import free_port, prefect_client, prefect_env, wait_http, write_tiny_config
 
 pytestmark = [pytest.mark.timeout(1500), pytest.mark.slow]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(url)
 
 
 def chromium(url: str, tmp: Path, *mode: str) -> subprocess.CompletedProcess[str]:

@@ -5,36 +5,16 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.flow_helpers import prefect_client, prefect_env, write_tiny_config
+from tests.flow_helpers import free_port, prefect_client, prefect_env, wait_http, write_tiny_config
 
 pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_http(url: str, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(url)
 
 
 def _prefect_bin() -> str:
@@ -42,7 +22,7 @@ def _prefect_bin() -> str:
 
 
 def test_served_deployment_runs_and_reports(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     api = f"http://127.0.0.1:{port}/api"
     env = prefect_env(tmp_path / "prefect-home", api_url=api)
     procs = []
@@ -55,7 +35,7 @@ def test_served_deployment_runs_and_reports(tmp_path: Path) -> None:
             start_new_session=True,
         )
         procs.append(server)
-        _wait_http(f"{api}/health", 120)
+        wait_http(f"{api}/health", 120)
         config = write_tiny_config(tmp_path)
         run_dir = tmp_path / "run"
         serve_log = (tmp_path / "serve.log").open("w")
