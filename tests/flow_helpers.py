@@ -119,3 +119,10 @@ def wait_http(url: str, seconds: float) -> None:
         except OSError:
             time.sleep(0.5)
     raise TimeoutError(url)
+
+
+def prefect_bin() -> str:
+    """The `prefect` command of the interpreter running the tests."""
+    import sys
+
+    return str(Path(sys.executable).with_name("prefect"))

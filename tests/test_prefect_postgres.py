@@ -24,8 +24,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.flow_helpers import prefect_client, prefect_env, write_tiny_config
-from tests.test_prefect_server import _free_port, _prefect_bin, _wait_http
+from tests.flow_helpers import (
+    free_port,
+    prefect_bin,
+    prefect_client,
+    prefect_env,
+    wait_http,
+    write_tiny_config,
+)
 
 pytestmark = [pytest.mark.timeout(1800), pytest.mark.slow]
 
@@ -42,7 +48,7 @@ class Postgres:
 
     def __init__(self) -> None:
         self.bin = _pg_bin()
-        self.port = _free_port()
+        self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="zlpg", dir="/tmp"))
         self.as_user: list[str] = []
         if os.geteuid() == 0:
@@ -98,16 +104,16 @@ def test_work_pool_on_postgres_runs_and_resumes(tmp_path: Path) -> None:
     procs: list[subprocess.Popen] = []
     try:
         db_url = pg.start()
-        port = _free_port()
+        port = free_port()
         api = f"http://127.0.0.1:{port}/api"
         env = prefect_env(tmp_path / "prefect-home", api_url=api)
         server_env = dict(env, PREFECT_API_DATABASE_CONNECTION_URL=db_url)
         server_env.pop("PREFECT_API_URL")
-        server = _popen([_prefect_bin(), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        server = _popen([prefect_bin(), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
                         server_env, tmp_path / "server.log")  # fmt: skip
         procs.append(server)
-        _wait_http(f"{api}/health", 300)
-        prefect = lambda *a: subprocess.run([_prefect_bin(), *a], env=env, capture_output=True, text=True,
+        wait_http(f"{api}/health", 300)
+        prefect = lambda *a: subprocess.run([prefect_bin(), *a], env=env, capture_output=True, text=True,
                                             timeout=300)  # fmt: skip
         made = prefect("work-pool", "create", "zl-pool", "--type", "process")
         assert made.returncode == 0, made.stdout + made.stderr
@@ -117,7 +123,7 @@ def test_work_pool_on_postgres_runs_and_resumes(tmp_path: Path) -> None:
         deploy += ["--sl-run-dir", str(tmp_path / "sl")]
         deployed = subprocess.run(deploy, env=env, capture_output=True, text=True, timeout=300)
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr
-        worker_cmd = [_prefect_bin(), "worker", "start", "--pool", "zl-pool", "--type", "process"]
+        worker_cmd = [prefect_bin(), "worker", "start", "--pool", "zl-pool", "--type", "process"]
         worker = _popen(worker_cmd, env, tmp_path / "worker-1.log")
         procs.append(worker)
 

@@ -12,13 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.flow_helpers import free_port, prefect_client, prefect_env, wait_http, write_tiny_config
+from tests.flow_helpers import (
+    free_port,
+    prefect_bin,
+    prefect_client,
+    prefect_env,
+    wait_http,
+    write_tiny_config,
+)
 
 pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]
-
-
-def _prefect_bin() -> str:
-    return str(Path(sys.executable).with_name("prefect"))
 
 
 def test_served_deployment_runs_and_reports(tmp_path: Path) -> None:
@@ -28,7 +31,7 @@ def test_served_deployment_runs_and_reports(tmp_path: Path) -> None:
     procs = []
     try:
         server = subprocess.Popen(
-            [_prefect_bin(), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            [prefect_bin(), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -63,9 +66,7 @@ def test_served_deployment_runs_and_reports(tmp_path: Path) -> None:
         # The deployment exists once `serve` has registered it.
         deadline = time.monotonic() + 180
         while True:
-            out = subprocess.run(
-                [_prefect_bin(), "deployment", "ls"], env=env, capture_output=True, text=True
-            )
+            out = subprocess.run([prefect_bin(), "deployment", "ls"], env=env, capture_output=True, text=True)
             if "rl-loop/default" in out.stdout and "sl-train/default" in out.stdout:
                 break
             assert serving.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
@@ -73,7 +74,7 @@ def test_served_deployment_runs_and_reports(tmp_path: Path) -> None:
             time.sleep(2)
 
         trigger = subprocess.run(
-            [_prefect_bin(), "deployment", "run", "rl-loop/default", "--param", "generations=1"],
+            [prefect_bin(), "deployment", "run", "rl-loop/default", "--param", "generations=1"],
             env=env,
             capture_output=True,
             text=True,
