@@ -116,6 +116,35 @@ def test_resume_after_a_kill_in_either_pass(
     assert row_keys(load_rows(tmp_path / "out"), N) == row_keys(load_rows(tmp_path / "clean"), N)
 
 
+@pytest.mark.parametrize("damage", ["flipped", "missing"])
+def test_damaged_temporary_bucket_file_is_rebuilt_on_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    _write_inputs(tmp_path, [400, 500])
+    clean = run_shuffle(_cfg(), [tmp_path / "in"], tmp_path / "clean")
+    real = sh.shuffle_bucket
+
+    def killed(*args):
+        raise KeyboardInterrupt("killed after pass 1")
+
+    monkeypatch.setattr(sh, "shuffle_bucket", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_shuffle(_cfg(), [tmp_path / "in"], tmp_path / "out")
+    monkeypatch.setattr(sh, "shuffle_bucket", real)
+    piece = tmp_path / "out" / "_intermediate" / "buckets" / "bucket-00002" / "in-000001.arrow"
+    if damage == "missing":
+        piece.unlink()
+    else:
+        data = bytearray(piece.read_bytes())
+        for at in range(len(data) // 3, len(data) // 3 + 64):
+            data[at] ^= 0xFF
+        piece.write_bytes(bytes(data))
+    resumed = run_shuffle(_cfg(), [tmp_path / "in"], tmp_path / "out")
+    assert resumed.positions_out == clean.positions_out == 900
+    assert len(resumed.rebuilt_temporaries) == 1 and "in-000001" in resumed.rebuilt_temporaries[0]
+    assert row_keys(load_rows(tmp_path / "out"), N) == row_keys(load_rows(tmp_path / "clean"), N)
+
+
 def test_finished_shuffle_returns_its_summary(tmp_path: Path) -> None:
     _write_inputs(tmp_path, [100])
     first = run_shuffle(_cfg(), [tmp_path / "in"], tmp_path / "out")

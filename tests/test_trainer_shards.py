@@ -133,3 +133,21 @@ class Dying:
 
     def close(self) -> None:
         self.inner.close()
+
+
+def test_summary_counts_the_shards_the_loaders_left_out(tmp_path: Path) -> None:
+    (tmp_path / "train").mkdir()
+    (tmp_path / "test").mkdir()
+    for i in range(2):
+        write_shard(tmp_path / "train" / f"s{i}.feather", 40, i)
+    (tmp_path / "train" / "junk.feather").write_bytes(b"not a shard")  # the user's own file
+    write_shard(tmp_path / "test" / "t.feather", 24, 99)
+    (tmp_path / "test" / "notes.feather").write_bytes(b"\x00" * 64)
+    summary = run_training(config(), [tmp_path / "train"], [tmp_path / "test"], tmp_path / "work")
+    assert summary.final_step == 6
+    left_out = {Path(e["source"]).name: e for e in summary.skipped_shards}
+    assert set(left_out) == {"junk.feather", "notes.feather"}
+    assert all(e["reason"] for e in left_out.values())
+    saved = json.loads((tmp_path / "work" / "summary.json").read_text())
+    assert len(saved["skipped_shards"]) == 2
+    assert (tmp_path / "train" / "junk.feather").exists()  # never moved: not the pipeline's file

@@ -408,6 +408,11 @@ class MixedLoader:
     def __iter__(self) -> MixedLoader:
         return self
 
+    @property
+    def skipped(self) -> list[dict[str, str]]:
+        """What every source left out and why ([{source, reason, moved_to}])."""
+        return [entry for ld in self.loaders for entry in ld.skipped]
+
     def __next__(self) -> Batch:
         parts = [next(ld) for ld in self.loaders]
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

@@ -105,7 +105,8 @@ class ShuffleSummary(StageSummary):
 
     skipped_inputs = len(quarantined) (damaged, set aside) + len(skipped) (not for this
     stage: another format or board size; left alone). unverified_inputs: shards written
-    before checksums existed (read with structure checks only).
+    before checksums existed (read with structure checks only). rebuilt_temporaries:
+    damaged temporary bucket files of pass 1 that were rebuilt from their input.
     """
 
     out_dir: str = ""
@@ -123,3 +124,4 @@ class ShuffleSummary(StageSummary):
     quarantined: list[dict[str, str]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
     shard_paths: list[str] = field(default_factory=list)
+    rebuilt_temporaries: list[str] = field(default_factory=list)

@@ -30,7 +30,12 @@ from zeroloop.data.executor import worker_pool
 from zeroloop.data.quarantine import QUARANTINE_DIR, quarantine_file
 from zeroloop.data.records import ShuffleSummary
 from zeroloop.data.shards import BATCH_ROWS, ShardCorrupt, ShardError, open_shard
-from zeroloop.data.shuffle_tasks import bucket_dir, scatter_input, shuffle_bucket
+from zeroloop.data.shuffle_tasks import (
+    DamagedBucketPiece,
+    bucket_dir,
+    scatter_input,
+    shuffle_bucket,
+)
 from zeroloop.data.sources import (
     INTERMEDIATE_DIR,
     NoUsableInput,
@@ -52,6 +57,26 @@ def _plan(config: ZeroloopConfig, files: Sequence[Path], num_buckets: int) -> st
         st = p.stat()
         h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:16]
+
+
+def _rebuild_scatter(
+    damage: DamagedBucketPiece,
+    inputs: list[Path],
+    num_buckets: int,
+    seed: int,
+    tmp_dir: Path,
+    board_size: int,
+    compression: str,
+    expected: list[int],
+) -> None:
+    """Scatter input `damage.input_index` again, replacing its files in every bucket.
+
+    expected: rows per bucket [K] of the first scatter; the input must give the same.
+    """
+    i = damage.input_index
+    counts = scatter_input(str(inputs[i]), i, num_buckets, seed, str(tmp_dir), board_size, compression)
+    if counts != expected:
+        raise ShardCorrupt(f"{inputs[i]}: changed since it was scattered; cannot rebuild {damage}")
 
 
 def _check_inputs(files: list[Path], board_size: int, qdir: Path) -> dict:
@@ -225,14 +250,25 @@ def run_shuffle(
 
         bucket_rows = [sum(c[b] for c in state["scattered"].values()) for b in range(k)]
         todo_b = [b for b in range(k) if str(b) not in state["buckets_done"]]
-        bfutures = {
-            b: pool.submit(
-                shuffle_bucket, b, len(inputs_ok), s.seed, str(tmp_dir), str(out), n, s.shard_size, comp
-            )
-            for b in todo_b
-        }
+        scattered = sorted(int(i) for i in state["scattered"])
+        bucket_args = (scattered, s.seed, str(tmp_dir), str(out), n, s.shard_size, comp)
+        bfutures = {b: pool.submit(shuffle_bucket, b, *bucket_args) for b in todo_b}
         for b, fut in bfutures.items():
-            state["buckets_done"][str(b)] = fut.result()
+            # A damaged temporary file is rebuilt from its input (pass 1 is deterministic),
+            # at most once per input, so a rerun never fails on our own intermediate.
+            rebuilt: set[int] = set()
+            while True:
+                try:
+                    state["buckets_done"][str(b)] = fut.result()
+                    break
+                except DamagedBucketPiece as exc:
+                    if exc.input_index in rebuilt:
+                        raise
+                    rebuilt.add(exc.input_index)
+                    expected = state["scattered"][str(exc.input_index)]
+                    _rebuild_scatter(exc, inputs_ok, k, s.seed, tmp_dir, n, temp_comp, expected)
+                    state.setdefault("rebuilt", []).append(str(exc))
+                    fut = pool.submit(shuffle_bucket, b, *bucket_args)
             write_json_atomic(manifest_path, state)
             if cleanup:
                 shutil.rmtree(bucket_dir(tmp_dir, b), ignore_errors=True)
@@ -255,6 +291,7 @@ def run_shuffle(
         quarantined=state["quarantined"],
         skipped=state.get("skipped", []),
         shard_paths=[str(out / name) for name, _ in shards],
+        rebuilt_temporaries=state.get("rebuilt", []),
     )
     summary.positions_per_second = summary.positions_out / summary.seconds if summary.seconds > 0 else 0.0
     if summary.positions_out != summary.positions_in:

@@ -39,6 +39,18 @@ def output_name(bucket: int, part: int) -> str:
     return f"shard-{bucket:05d}-{part:04d}.feather"
 
 
+class DamagedBucketPiece(ShardCorrupt):
+    """A temporary bucket file of pass 1 is missing or unreadable.
+
+    It is our own file and pass 1 is deterministic, so the caller can rebuild it by
+    scattering input `input_index` again instead of failing on every rerun.
+    """
+
+    def __init__(self, message: str, input_index: int) -> None:
+        super().__init__(message)
+        self.input_index = input_index
+
+
 def scatter_input(
     path: str, input_index: int, num_buckets: int, seed: int, tmp_dir: str, board_size: int, compression: str
 ) -> list[int]:
@@ -86,7 +98,7 @@ def scatter_input(
 
 def shuffle_bucket(
     bucket: int,
-    num_inputs: int,
+    inputs: list[int],
     seed: int,
     tmp_dir: str,
     out_dir: str,
@@ -94,21 +106,21 @@ def shuffle_bucket(
     shard_size: int,
     compression: str,
 ) -> list[tuple[str, int]]:
-    """Load bucket `bucket` (its files from inputs 0..num_inputs-1), permute, write shards.
+    """Load bucket `bucket` (its files from the scattered `inputs`), permute, write shards.
 
     Returns [(shard file name, rows)]. Memory: the bucket's rows, about twice (the
-    loaded table and its permuted copy).
+    loaded table and its permuted copy). Raises DamagedBucketPiece when one of the
+    inputs' files is missing or fails its checksum.
     """
     tables = []
-    for i in range(num_inputs):
+    for i in inputs:
         f = scatter_file(tmp_dir, bucket, i)
-        if f.exists():
-            # Our own temporary files, checked too: a damaged bucket must not pass silently.
-            try:
-                with pa.memory_map(str(f), "r") as src:
-                    tables.append(read_all_checked(ipc.open_file(src), str(f)))
-            except (OSError, pa.ArrowInvalid, ChecksumError) as exc:
-                raise ShardCorrupt(f"{f}: damaged shuffle bucket file: {exc}") from None
+        # Our own temporary files, checked too: a damaged bucket must not pass silently.
+        try:
+            with pa.memory_map(str(f), "r") as src:
+                tables.append(read_all_checked(ipc.open_file(src), str(f)))
+        except (OSError, pa.ArrowInvalid, ChecksumError) as exc:
+            raise DamagedBucketPiece(f"{f}: damaged shuffle bucket file: {exc}", i) from None
     if not tables:
         return []
     # One contiguous table: Arrow's take is about twice as fast as over many chunks.

@@ -55,6 +55,7 @@ class TrainSummary:
     export_path: str | None = None
     export_weights: str | None = None
     peak_memory: dict[str, float] = field(default_factory=dict)
+    skipped_shards: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -149,7 +150,10 @@ def default_validation(
         )
 
     try:
-        next(iter(batches()))
+        probe = batches()
+        next(iter(probe))
+        # What the held-out loader left out, for the training summary.
+        batches.skipped = list(probe.skipped)  # type: ignore[attr-defined]
     except (ValueError, StopIteration):
         log.warning("held-out shards %s give no full batch; validation is off", list(map(str, test_shards)))
         return None
@@ -223,6 +227,7 @@ def run_training(
 
     logger = MetricsLogger(work, tc.tensorboard)
     source: Iterator[Batch] | None = None
+    skipped_shards: list[dict[str, str]] = []
     try:
         if finished or int(state.step) >= end_step:
             result = FitResult(
@@ -248,6 +253,13 @@ def run_training(
                 early=early,
             )
             save_final(engine, store, state, loader, result, end_step)
+            # Shards the loaders set aside or left out (damaged, another board size):
+            # counted in the summary so a user sees what the model did not learn from.
+            seen = set()
+            for entry in [*getattr(source, "skipped", []), *getattr(validation, "skipped", [])]:
+                if entry["source"] not in seen:
+                    seen.add(entry["source"])
+                    skipped_shards.append(entry)
         store.wait()
     finally:
         logger.close()
@@ -284,6 +296,7 @@ def run_training(
         export_path=str(exported) if exported else None,
         export_weights=used,
         peak_memory=peak_memory(),
+        skipped_shards=skipped_shards,
     )
     tmp = work / "summary.json.tmp"
     tmp.write_text(json.dumps(summary.to_dict(), indent=2, default=str))
