@@ -191,7 +191,8 @@ async def _task_states(flow_run_id: str, env: dict[str, str]) -> dict[str, list[
         )
     states: dict[str, list[str]] = {}
     for r in runs:
-        states.setdefault(r.name.rsplit("-", 1)[0], []).append(r.state.name if r.state else "")
+        # Task runs are named "<stage>-gen-GGGG" (init-model has no generation).
+        states.setdefault(r.name.split("-gen-")[0], []).append(r.state.name if r.state else "")
     return states
 
 
