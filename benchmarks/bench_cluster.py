@@ -10,9 +10,10 @@ plus `ray start --address`, token authentication on, a private RAY_TMPDIR):
 
 positions/s counts the stage's new positions over its whole wall time (actor start-up
 included, as a user sees it) and, "steady", over the time from its first chunk to its
-last. The ratio two/one is printed (goal >= 1.8). Each node has 1 CPU of Ray's
-accounting, but all share the machine's real cores: on a machine that other work
-loads, the two-node figure is capped by the cores that are actually free.
+last. The ratio two/one is printed (goal >= 1.8). Each node is pinned to its own CPU
+core (CPU affinity, inherited by its raylet and actors), so a node of 1 CPU uses one
+core, as a 1-CPU machine would; `--no-pin` leaves them free to use every core. On a
+machine that other work loads, the two-node figure is capped by the free cores.
 
     python benchmarks/bench_cluster.py --board-size 5 --games 96 --batch-size 8
 """
@@ -84,9 +85,16 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--games", type=int, default=96, help="games per phase")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--no-pin", action="store_true", help="do not pin each node to its own CPU core (taskset-like)"
+    )
     args = parser.parse_args()
 
-    cluster = LocalCluster.start(head_cpus=1)
+    # Each node is pinned to its own core (when the machine has two), so "1 CPU" is real:
+    # unpinned, one JAX actor alone would use every core and the comparison would be void.
+    cores = sorted(os.sched_getaffinity(0))
+    head_core, node_core = ([cores[0]], [cores[1]]) if len(cores) >= 2 and not args.no_pin else (None, None)
+    cluster = LocalCluster.start(head_cpus=1, cores=head_core)
     try:
         # The driver must carry the cluster's token before Ray is imported.
         for key in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN_PATH"):
@@ -101,7 +109,7 @@ def main() -> None:
             _phase("warm-up", _config(args, 1, cache), root / "warm", args.batch_size)
             print(f"# warm-up (compile into the cache) {time.perf_counter() - start:.1f} s")
             one = _phase("one node", _config(args, 1, cache), root / "one", args.games)
-            cluster.add_node(num_cpus=1)
+            cluster.add_node(num_cpus=1, cores=node_core)
             deadline = time.monotonic() + 120
             while sum(1 for n in ray.nodes() if n["Alive"]) < 2 and time.monotonic() < deadline:
                 time.sleep(0.5)

@@ -391,6 +391,40 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def flow_run_state(api: str, run_id: str) -> str:
+    """The state type of a flow run ("COMPLETED", "RUNNING", ...), read through the API."""
+    import asyncio
+
+    from prefect.client.orchestration import PrefectClient
+
+    async def read() -> str:
+        async with PrefectClient(api=api) as client:
+            run = await client.read_flow_run(run_id)
+            return run.state.type.value if run.state else "NONE"
+
+    return asyncio.run(read())
+
+
+def task_run_states(api: str, run_id: str) -> dict[str, list[str]]:
+    """{stage: [state names]} of a flow run's task runs (named "<stage>-gen-GGGG")."""
+    import asyncio
+
+    from prefect.client.orchestration import PrefectClient
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    async def read() -> dict[str, list[str]]:
+        async with PrefectClient(api=api) as client:
+            runs = await client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
+            )
+        states: dict[str, list[str]] = {}
+        for r in runs:
+            states.setdefault(r.name.split("-gen-")[0], []).append(r.state.name if r.state else "")
+        return states
+
+    return asyncio.run(read())
+
+
 def deployment_kill(work: Path, token: str, patience: float) -> dict[str, Any]:
     """Serve the deployments, trigger one, SIGKILL the serving worker mid-run, restart, re-trigger."""
     import urllib.request
@@ -429,30 +463,7 @@ def deployment_kill(work: Path, token: str, patience: float) -> dict[str, Any]:
         raise RuntimeError(done.stdout + done.stderr)
 
     def state(run_id: str) -> str:
-        done = subprocess.run(
-            [prefect, "flow-run", "inspect", run_id],
-            env=runner.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        for name in (
-            "COMPLETED",
-            "FAILED",
-            "CRASHED",
-            "CANCELLED",
-            "RUNNING",
-            "PENDING",
-            "SCHEDULED",
-            "LATE",
-        ):
-            if (
-                f"type=StateType.{name}" in done.stdout
-                or f"'type': '{name}'" in done.stdout
-                or f"type={name}" in done.stdout
-            ):
-                return name
-        return "UNKNOWN"
+        return flow_run_state(api, run_id)
 
     serve_cmd = [sys.executable, "-m", "zeroloop", "serve", "--config", str(runner.config)]
     serve_cmd += [
@@ -527,7 +538,14 @@ def deployment_kill(work: Path, token: str, patience: float) -> dict[str, Any]:
             final = state(second)
         record["second_run_state"] = final
         record["stages_done"] = sorted(RunDir.at(runner.run_dir).finished_stages(1))
-        record["survived"] = final == "COMPLETED" and set(PIPELINE) <= set(record["stages_done"])
+        # What Prefect says of the second run's tasks: self-play finished before the
+        # kill, so it must come back Cached, not be played again.
+        record["second_run_tasks"] = task_run_states(api, second)
+        record["survived"] = (
+            final == "COMPLETED"
+            and set(PIPELINE) <= set(record["stages_done"])
+            and "Cached" in record["second_run_tasks"].get("selfplay", [])
+        )
     except (TimeoutError, RuntimeError, subprocess.TimeoutExpired) as exc:
         record["error"] = str(exc)[-500:]
         record["survived"] = False

@@ -136,7 +136,11 @@ def test_work_pool_on_postgres_runs_and_resumes(tmp_path: Path) -> None:
         # 2. A second run on a new run directory; kill the worker once self-play is done.
         second = _trigger(prefect, ["--param", "generations=1", "--param", f"run_dir={tmp_path / 'run2'}"])
         asyncio.run(_wait_task(second, env, "selfplay", 900))
-        _stop(worker, signal.SIGKILL)  # the worker and the flow run it started
+        # The machine "dies": the worker, and the flow run it started (Prefect's process
+        # worker runs it in a session of its own, so it must be found by its run id).
+        _stop(worker, signal.SIGKILL)
+        killed = _kill_flow_run(second)
+        assert killed, "found no process of the flow run to kill"
         state = asyncio.run(_read_state(second, env))
         assert state not in ("COMPLETED", "CACHED"), "the run finished before the worker was killed"
         asyncio.run(_mark_crashed(second, env))  # what a heartbeat timeout would do, now
@@ -153,6 +157,29 @@ def test_work_pool_on_postgres_runs_and_resumes(tmp_path: Path) -> None:
         for p in reversed(procs):
             _stop(p)
         pg.stop()
+
+
+def _kill_flow_run(flow_run_id: str) -> list[int]:
+    """SIGKILL every process whose environment names this flow run, with its process group."""
+    killed = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if f"PREFECT__FLOW_RUN_ID={flow_run_id}".encode() in environ.split(b"\0"):
+            pid = int(entry.name)
+            try:
+                os.killpg(os.getpgid(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+            killed.append(pid)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in killed):
+        time.sleep(0.2)  # zombies of the killed worker are reaped by init; wait for them
+    return killed
 
 
 def _trigger(prefect, params: list[str]) -> str:

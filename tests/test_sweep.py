@@ -132,10 +132,10 @@ def test_results_csv_and_best_yaml(tmp_path: Path) -> None:
     assert yaml.safe_load(best.read_text())["train"]["learning_rate"] == 0.01
 
 
-def _sweep_cmd(out: Path, grace: int = 2) -> list[str]:
+def _sweep_cmd(out: Path, grace: int = 2, steps: int = 4) -> list[str]:
     sets = [x for s in TINY for x in ("--set", s)]
     return [sys.executable, "-m", "zeroloop", "sweep", "--synthetic", "-o", str(out), *sets,
-            "-p", "train.learning_rate=0.001,0.03", "--steps", "4", "--grace-steps", str(grace),
+            "-p", "train.learning_rate=0.001,0.03", "--steps", str(steps), "--grace-steps", str(grace),
             "--max-concurrent", "1"]  # fmt: skip
 
 
@@ -166,7 +166,10 @@ def test_sweep_killed_resumes(tmp_path: Path) -> None:
 
     out = tmp_path / "sweep"
     # grace = steps: ASHA stops no trial, so both must end finished after the resume.
-    proc = subprocess.Popen(_sweep_cmd(out, grace=4), env=_env(), stdout=subprocess.DEVNULL,
+    # 40 steps with a checkpoint every 2 keep the second trial running for seconds (each
+    # save is synchronous), so the kill below lands inside it even on an idle machine.
+    cmd = _sweep_cmd(out, grace=40, steps=40)
+    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     try:
         # Kill (SIGKILL, the whole process group) once the first trial has finished and the
@@ -188,7 +191,7 @@ def test_sweep_killed_resumes(tmp_path: Path) -> None:
     first, second = finished[0], running[0]
     first_metrics = (first / "metrics.jsonl").read_text()
     killed_at = CheckpointStore(second / "checkpoints").latest_step()
-    done = subprocess.run(_sweep_cmd(out, grace=4), env=_env(), capture_output=True, text=True, timeout=800)
+    done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=800)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "resuming sweep" in done.stdout
     rows = list(csv.DictReader((out / "results.csv").open()))
@@ -197,5 +200,5 @@ def test_sweep_killed_resumes(tmp_path: Path) -> None:
     # The finished trial trained no step again; the interrupted one went on from its checkpoint.
     assert (first / "metrics.jsonl").read_text() == first_metrics
     summary = json.loads((second / "summary.json").read_text())
-    assert summary["final_step"] == 4 and summary["resumed_from"] is not None
+    assert summary["final_step"] == 40 and summary["resumed_from"] is not None
     assert summary["resumed_from"] >= killed_at

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,7 +58,13 @@ class LocalCluster:
     object_store_bytes: int = 100 * 2**20
 
     @classmethod
-    def start(cls, head_cpus: int = 1, head_resources: dict[str, float] | None = None) -> LocalCluster:
+    def start(
+        cls,
+        head_cpus: int = 1,
+        head_resources: dict[str, float] | None = None,
+        cores: Sequence[int] | None = None,
+    ) -> LocalCluster:
+        """Start the head node; `cores` pins it (and every worker it starts) to those CPU cores."""
         root = Path(tempfile.mkdtemp(prefix="zlc", dir="/tmp"))  # short: Ray's socket paths live here
         token = root / "token"
         token.write_text(secrets.token_hex(32))
@@ -67,7 +74,7 @@ class LocalCluster:
             port = free_port()
             try:
                 head = ["--head", f"--port={port}", "--include-dashboard=false"]
-                cluster._ray_start("head", head, head_cpus, head_resources, tries=1)
+                cluster._ray_start("head", head, head_cpus, head_resources, tries=1, cores=cores)
                 break
             except Exception:
                 if attempt == 3:
@@ -92,11 +99,21 @@ class LocalCluster:
             env.pop("RAY_TMPDIR", None)
         return env
 
-    def add_node(self, num_cpus: int = 1, resources: dict[str, float] | None = None) -> Node:
-        return self._ray_start(f"node{len(self.nodes)}", [f"--address={self.address}"], num_cpus, resources)
+    def add_node(
+        self, num_cpus: int = 1, resources: dict[str, float] | None = None, cores: Sequence[int] | None = None
+    ) -> Node:
+        """Join a node; `cores` pins it (raylet, workers, actors) to those CPU cores."""
+        args = [f"--address={self.address}"]
+        return self._ray_start(f"node{len(self.nodes)}", args, num_cpus, resources, cores=cores)
 
     def _ray_start(
-        self, name: str, args: list[str], num_cpus: int, resources: dict[str, float] | None, tries: int = 3
+        self,
+        name: str,
+        args: list[str],
+        num_cpus: int,
+        resources: dict[str, float] | None,
+        tries: int = 3,
+        cores: Sequence[int] | None = None,
     ) -> Node:
         """`ray start`, tried again (fresh ports) when the node dies starting up.
 
@@ -105,7 +122,7 @@ class LocalCluster:
         """
         for attempt in range(1, tries + 1):
             try:
-                return self._ray_start_once(name, args, num_cpus, resources)
+                return self._ray_start_once(name, args, num_cpus, resources, cores)
             except RuntimeError:
                 failed = self.nodes.pop()
                 self.kill_node(failed)
@@ -114,7 +131,12 @@ class LocalCluster:
         raise AssertionError("unreachable")
 
     def _ray_start_once(
-        self, name: str, args: list[str], num_cpus: int, resources: dict[str, float] | None
+        self,
+        name: str,
+        args: list[str],
+        num_cpus: int,
+        resources: dict[str, float] | None,
+        cores: Sequence[int] | None,
     ) -> Node:
         cmd = [str(Path(sys.executable).with_name("ray")), "start", *args, f"--num-cpus={num_cpus}"]
         cmd += ["--num-gpus=0", f"--object-store-memory={self.object_store_bytes}", "--disable-usage-stats"]
@@ -137,8 +159,12 @@ class LocalCluster:
         env.setdefault("RAY_raylet_start_wait_time_s", "300")
         env.setdefault("RAY_agent_register_timeout_ms", "300000")
         with log.open("w") as out:
+            # CPU affinity is inherited by the raylet `ray start` leaves running and by every
+            # worker it forks: a node pinned to one core is a 1-CPU node in fact, not only
+            # in Ray's accounting (JAX would otherwise use every core of the machine).
+            pin = (lambda: os.sched_setaffinity(0, set(cores))) if cores else None
             proc = subprocess.Popen(
-                cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=pin
             )
         node = Node(name, proc.pid, log)
         self.nodes.append(node)  # before waiting: a failed start is still torn down
