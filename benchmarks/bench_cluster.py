@@ -9,11 +9,12 @@ plus `ray start --address`, token authentication on, a private RAY_TMPDIR):
    over both nodes (the chunks' provenance says where each batch was played).
 
 positions/s counts the stage's new positions over its whole wall time (actor start-up
-included, as a user sees it) and, "steady", over the time from its first chunk to its
-last. The ratio two/one is printed (goal >= 1.8). Each node is pinned to its own CPU
-core (CPU affinity, inherited by its raylet and actors), so a node of 1 CPU uses one
-core, as a 1-CPU machine would; `--no-pin` leaves them free to use every core. On a
-machine that other work loads, the two-node figure is capped by the free cores.
+included, as a user sees it) and, "steady", per node over the time from the node's
+first chunk to its last, summed over the nodes. The ratio two/one is printed (goal
+>= 1.8). Each node is pinned to its own CPU core (CPU affinity, inherited by its
+raylet and actors), so a node of 1 CPU uses one core, as a 1-CPU machine would;
+`--no-pin` leaves them free to use every core. On a machine that other work loads,
+the two-node figure is capped by the free cores.
 
     python benchmarks/bench_cluster.py --board-size 5 --games 96 --batch-size 8
 """
@@ -56,12 +57,20 @@ def _phase(name: str, config, out: Path, games: int) -> dict:
     alive = sum(1 for n in ray.nodes() if n["Alive"])
     summary = run_selfplay(config, out, num_games=games, show_progress=False)
     chunks = sorted(out.glob("chunk-*.arrow"), key=lambda p: p.stat().st_mtime)
-    nodes = {read_chunk_provenance(p)["ray_node_id"] for p in chunks}
-    # Steady state: from the first chunk's rename to the last one's, positions after the first.
+    by_node: dict[str, list[Path]] = {}
+    for p in chunks:
+        by_node.setdefault(read_chunk_provenance(p)["ray_node_id"], []).append(p)
+    nodes = set(by_node)
+    # Steady state, per node: from its first chunk's rename to its last one's, the positions
+    # after its first chunk; summed over nodes. A node's actor start-up (JAX import, loading
+    # the compiled program) is thus left out on every node alike.
     from zeroloop.workers.selfplay_stage import chunk_stats
 
-    span = chunks[-1].stat().st_mtime - chunks[0].stat().st_mtime if len(chunks) > 1 else 0.0
-    steady_positions = sum(chunk_stats(p).positions for p in chunks[1:])
+    steady = 0.0
+    for node_chunks in by_node.values():
+        span = node_chunks[-1].stat().st_mtime - node_chunks[0].stat().st_mtime
+        if len(node_chunks) > 1 and span > 0:
+            steady += sum(chunk_stats(p).positions for p in node_chunks[1:]) / span
     result = {
         "phase": name,
         "nodes_alive": alive,
@@ -71,11 +80,44 @@ def _phase(name: str, config, out: Path, games: int) -> dict:
         "positions": summary.new_positions,
         "wall_seconds": round(summary.wall_seconds, 2),
         "positions_per_second": round(summary.positions_per_second, 1),
-        "steady_positions_per_second": round(steady_positions / span, 1) if span > 0 else None,
+        "steady_positions_per_second": round(steady, 1) if steady > 0 else None,
         "games_per_node": list(summary.games_per_node.values()),
     }
     print(json.dumps(result))
     return result
+
+
+def _spin(core: int, seconds: float, queue) -> None:
+    """Count loop iterations for `seconds` pinned to `core` (pure CPU, no JAX)."""
+    os.sched_setaffinity(0, {core})
+    end, n = time.perf_counter() + seconds, 0
+    while time.perf_counter() < end:
+        for _ in range(10_000):
+            n += 1
+    queue.put(n)
+
+
+def cpu_ceiling(cores: list[int], seconds: float = 3.0) -> float:
+    """What two pinned processes get done together over what one does alone, on `cores`.
+
+    The machine's own ceiling for the two-node ratio (shared caches, SMT siblings, a VM's
+    vCPUs, other work): no placement can scale self-play beyond it.
+    """
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+
+    def run(on: list[int]) -> int:
+        queue = ctx.Queue()
+        procs = [ctx.Process(target=_spin, args=(c, seconds, queue)) for c in on]
+        for p in procs:
+            p.start()
+        total = sum(queue.get() for _ in procs)
+        for p in procs:
+            p.join()
+        return total
+
+    return run(cores[:2]) / run(cores[:1])
 
 
 def main() -> None:
@@ -118,6 +160,7 @@ def main() -> None:
     finally:
         cluster.shutdown()
     ratio = two["positions_per_second"] / one["positions_per_second"]
+    ceiling = cpu_ceiling(cores) if len(cores) >= 2 else None
     steady = (
         two["steady_positions_per_second"] / one["steady_positions_per_second"]
         if one["steady_positions_per_second"] and two["steady_positions_per_second"]
@@ -128,9 +171,18 @@ def main() -> None:
         + (f", {steady:.2f}x steady" if steady else "")
         + f"; goal >= 1.8x; machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
+    if ceiling:
+        print(
+            f"reference, same run: two pinned CPU-bound processes do {ceiling:.2f}x what one does "
+            f"on this machine (its ceiling for the ratio above); self-play reaches "
+            f"{(steady or ratio) / ceiling:.0%} of it"
+        )
     if args.json:
         args.json.write_text(
-            json.dumps({"one": one, "two": two, "ratio": ratio, "steady_ratio": steady}, indent=2)
+            json.dumps(
+                {"one": one, "two": two, "ratio": ratio, "steady_ratio": steady, "cpu_ceiling": ceiling},
+                indent=2,
+            )
         )
 
 
