@@ -122,3 +122,21 @@ def test_train_steps_capped_by_max_reuse(tmp_path: Path, monkeypatch: pytest.Mon
     assert uncapped.train_steps() == 1000
     capped = plan_generation(rd, load_config(None, [*base, "data.window.max_reuse=2"]), 1, StageSwitches())
     assert capped.train_steps() == 20  # 2 uses x 640 positions / 64 per batch
+
+
+def test_train_steps_follow_the_new_positions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rd = RunDir.at(tmp_path)
+    for g in (1, 2, 3):
+        (rd.positions_dir(g) / "train").mkdir(parents=True)
+    rd.model_path(1).parent.mkdir(parents=True)
+    rd.model_path(1).write_bytes(b"m")  # generation 1 trained; 2 (waited) and 3 are new
+    rows = {1: [6400], 2: [640], 3: [1280]}
+    _fake_chunks(monkeypatch, {str(rd.positions_dir(g) / "train"): r for g, r in rows.items()})
+    base = ["train.steps=1000", "train.batch_size=64", "data.window.mode=all"]
+    tied = load_config(None, [*base, "data.window.samples_per_new_position=4"])
+    assert plan_generation(rd, tied, 3, StageSwitches()).train_steps() == 120  # 4 x 1920 / 64
+    few = load_config(None, [*base, "train.steps=50", "data.window.samples_per_new_position=4"])
+    assert plan_generation(rd, few, 3, StageSwitches()).train_steps() == 50  # train.steps is the ceiling
+    both = load_config(None, [*base, "data.window.samples_per_new_position=4", "data.window.max_reuse=0.2"])
+    assert plan_generation(rd, both, 3, StageSwitches()).train_steps() == 26  # 0.2 x 8320 / 64
+    assert plan_generation(rd, load_config(None, base), 3, StageSwitches()).train_steps() == 1000

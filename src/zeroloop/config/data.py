@@ -61,6 +61,13 @@ class WindowConfig(Section):
         description="Cap on training samples per generation as a multiple of the window's positions "
         "(each position is used at most about this many times); None = no cap.",
     )
+    samples_per_new_position: float | None = Field(
+        None,
+        gt=0,
+        description="Tie training to new data (KataGo trains about 4 samples per new row): steps per "
+        "generation = this x the positions that are new since the last trained model / train.batch_size, "
+        "at most train.steps and at least 1; None = always train.steps.",
+    )
 
 
 class MixConfig(Section):

@@ -138,6 +138,17 @@ def ready_to_train(new_chunks: int, cfg: WindowConfig) -> bool:
     return cfg.chunks_per_network == 0 or new_chunks >= cfg.chunks_per_network
 
 
+def steps_for_new_data(steps: int, batch_size: int, new_rows: int, cfg: WindowConfig) -> int:
+    """Training steps tied to the new data: samples_per_new_position x new_rows / batch_size.
+
+    At most `steps` (train.steps is the ceiling) and at least 1; `steps` unchanged when
+    `samples_per_new_position` is None.
+    """
+    if cfg.samples_per_new_position is None:
+        return steps
+    return max(1, min(steps, round(cfg.samples_per_new_position * new_rows / batch_size)))
+
+
 def capped_steps(steps: int, batch_size: int, window: int, cfg: WindowConfig) -> int:
     """Training steps allowed on a window of `window` rows under `max_reuse`.
 

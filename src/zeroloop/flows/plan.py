@@ -57,31 +57,44 @@ class GenerationPlan:
         # --no-shuffling: train straight from the window's (unshuffled) position shards.
         return self.shuffle_inputs()
 
-    def ready_to_train(self) -> bool:
-        """Enough new chunks since the last generation that trained? (data.window.chunks_per_network)
+    def new_train_dirs(self) -> list[str]:
+        """Training positions new since the last generation that trained (newest last).
 
-        RL waits for fresh data before training again; SL (0) trains at once. Counting from
-        the last generation with a model keeps the answer the same when a run is repeated.
+        Counting from the last generation with a model keeps the answer the same when a
+        run is repeated.
         """
-        from zeroloop.data.window import chunk_infos, ready_to_train
-
-        assert self.rd is not None and self.config is not None
+        assert self.rd is not None
         last = max((g for g in range(self.generation) if self.rd.model_path(g).exists()), default=0)
-        new = [
+        return [
             str(self.rd.positions_dir(g) / "train")
             for g in range(last + 1, self.generation + 1)
             if (self.rd.positions_dir(g) / "train").exists()
         ]
-        return ready_to_train(len(chunk_infos(new)), self.config.data.window)
 
-    def train_steps(self) -> int:
-        """train.steps, capped so each window position is used about data.window.max_reuse times."""
-        from zeroloop.data.window import capped_steps, chunk_infos
+    def ready_to_train(self) -> bool:
+        """Enough new chunks since the last generation that trained? (data.window.chunks_per_network)
+
+        RL waits for fresh data before training again; SL (0) trains at once.
+        """
+        from zeroloop.data.window import chunk_infos, ready_to_train
 
         assert self.config is not None
-        rows = sum(c.rows for c in chunk_infos(self.shuffle_inputs()))
+        return ready_to_train(len(chunk_infos(self.new_train_dirs())), self.config.data.window)
+
+    def train_steps(self) -> int:
+        """train.steps, tied to the new data (data.window.samples_per_new_position) and capped so
+        each window position is used about data.window.max_reuse times."""
+        from zeroloop.data.window import capped_steps, chunk_infos, steps_for_new_data
+
+        assert self.config is not None
+        window = self.config.data.window
         train = self.config.train
-        return capped_steps(train.steps, train.batch_size, rows, self.config.data.window)
+        steps = train.steps
+        if window.samples_per_new_position is not None:
+            new_rows = sum(c.rows for c in chunk_infos(self.new_train_dirs()))
+            steps = steps_for_new_data(steps, train.batch_size, new_rows, window)
+        rows = sum(c.rows for c in chunk_infos(self.shuffle_inputs()))
+        return capped_steps(steps, train.batch_size, rows, window)
 
     def test_shards(self) -> list[str]:
         assert self.rd is not None

@@ -166,7 +166,8 @@ def run_generation(
     elif plan.run_train:
         train_shards, test_shards = plan.train_shards(), plan.test_shards()
         init = plan.init_model or init_model
-        steps = plan.train_steps()  # train.steps under the data.window.max_reuse cap
+        # train.steps, tied to the new data and under the max_reuse cap (data.window.*)
+        steps = plan.train_steps()
         train_json = config_json | {"train": config_json["train"] | {"steps": steps}}
         key = stage_key(
             config,
