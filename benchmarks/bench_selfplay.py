@@ -23,8 +23,14 @@ in alternation, `--repeats` rounds, so drift on a shared machine hits both alike
 Positions/s counts the positions of finished games; the live-row share is those
 positions / the positions searched (lock-step: B x the longest game).
 
+`--compare-keep-workers N` plays N consecutive self-play stages (generations, each
+with a new model file) in one process, with `selfplay.keep_workers` off and then on,
+and prints the mean wall time of stages 2..N for each: what keeping the actors (and
+their compiled search) alive between generations saves per generation.
+
     python benchmarks/bench_selfplay.py --sizes 7 11 --simulations 32 --batch-size 32
     python benchmarks/bench_selfplay.py --compare-continuous --sizes 7 --simulations 32 --batch-size 16
+    python benchmarks/bench_selfplay.py --compare-keep-workers 4 --sizes 5 --workers 2 --stage-batches 2
 """
 
 from __future__ import annotations
@@ -164,6 +170,35 @@ def compare_continuous(config, repeats: int) -> dict:
     return out
 
 
+def compare_keep_workers(config, generations: int, batches: int, root: Path) -> dict:
+    """Wall seconds per stage of `generations` consecutive stages, keep_workers off then on."""
+    from zeroloop.model.file import save_model_file
+    from zeroloop.workers.actor_pool import release_selfplay_actors
+
+    games = batches * config.selfplay.batch_size * config.selfplay.num_workers
+    out: dict = {}
+    for keep in (False, True):
+        selfplay = config.selfplay.model_copy(update={"keep_workers": keep})
+        cfg = config.model_copy(update={"selfplay": selfplay})
+        walls, started = [], []
+        for g in range(1, generations + 1):
+            model = create_model(cfg.model, seed=g)
+            path = save_model_file(root / f"{keep}-m{g}.zlm", model, cfg.game, {"model_id": f"gen-{g}"})
+            s = run_selfplay(cfg, root / f"{keep}-gen-{g}", str(path), games, show_progress=False)
+            walls.append(s.wall_seconds)
+            started.append(s.workers_started)
+        release_selfplay_actors()
+        later = walls[1:] or walls
+        out["keep" if keep else "new"] = {
+            "wall_s": walls,
+            "workers_started": started,
+            "mean_later_wall_s": float(np.mean(later)),
+        }
+    out["saved_s_per_generation"] = out["new"]["mean_later_wall_s"] - out["keep"]["mean_later_wall_s"]
+    out["ratio"] = out["new"]["mean_later_wall_s"] / out["keep"]["mean_later_wall_s"]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -182,6 +217,13 @@ def main() -> None:
     parser.add_argument(
         "--compare-continuous", action="store_true", help="continuous vs lock-step self-play only"
     )
+    parser.add_argument(
+        "--compare-keep-workers",
+        type=int,
+        metavar="N",
+        default=0,
+        help="N consecutive stages with selfplay.keep_workers off, then on",
+    )
     args = parser.parse_args()
 
     cache = tempfile.mkdtemp(prefix="zeroloop-bench-xla-")
@@ -189,6 +231,24 @@ def main() -> None:
     net = f"{args.blocks} blocks x {args.channels} ch"
     print(f"# net {net}, {args.simulations} simulations, batch {args.batch_size}")
     results: dict = {"sizes": {}, "sweep": {}}
+    if args.compare_keep_workers:
+        for size in args.sizes:
+            cfg = bench_config(
+                size, args.simulations, args.batch_size, args.workers[0], args.blocks, args.channels, cache
+            )
+            with tempfile.TemporaryDirectory() as tmp:
+                r = compare_keep_workers(cfg, args.compare_keep_workers, args.stage_batches, Path(tmp))
+            results["sizes"][size] = r
+            print(
+                f"{size}x{size}  stages 2..{args.compare_keep_workers}: new actors each "
+                f"{r['new']['mean_later_wall_s']:.2f} s (started {r['new']['workers_started']}), kept "
+                f"{r['keep']['mean_later_wall_s']:.2f} s (started {r['keep']['workers_started']}): "
+                f"{r['saved_s_per_generation']:.2f} s saved per generation, ratio {r['ratio']:.2f}",
+                flush=True,
+            )
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2))
+        return
     if args.compare_continuous:
         for size in args.sizes:
             cfg = bench_config(size, args.simulations, args.batch_size, 1, args.blocks, args.channels, cache)

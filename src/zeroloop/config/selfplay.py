@@ -59,6 +59,11 @@ class SelfplayConfig(Section):
         "actor loads the compiled search instead of compiling it again: 'auto' = "
         "$XDG_CACHE_HOME/zeroloop/jax (~/.cache/zeroloop/jax), a path, or null = off.",
     )
+    keep_workers: bool = Field(
+        True,
+        description="Keep the Ray actors (and their compiled search) alive after the stage, for the "
+        "next generation in the same process; they load the new model without recompiling.",
+    )
     max_worker_restarts: int = Field(
         8, ge=0, description="Dead actors the stage replaces before giving up (per stage call)."
     )

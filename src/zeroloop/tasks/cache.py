@@ -60,6 +60,7 @@ EXECUTION_ONLY: dict[str, tuple[str, ...]] = {
         "gpu_memory_fraction",
         "compilation_cache_dir",
         "max_worker_restarts",
+        "keep_workers",  # a reused actor starts fresh games from the batch seed, like a new one
     ),
     "data": ("max_workers", "cleanup", "quarantine_dir", "loader.prefetch_batches"),
     "shuffle": ("max_workers", "temp_compression"),

@@ -18,6 +18,7 @@ import ray
 from zeroloop.config import ZeroloopConfig
 from zeroloop.evaluation.agents import AgentSpec, build_agent
 from zeroloop.evaluation.match import ArenaGame, GameResult, play_games
+from zeroloop.workers.actor_pool import release_selfplay_actors
 from zeroloop.workers.ray_session import ensure_ray
 from zeroloop.workers.selfplay_actor import compilation_cache_path, enable_compilation_cache
 
@@ -54,9 +55,14 @@ def play_on_ray(
     cfg = config.eval
     batches = [list(games[i : i + cfg.batch_size]) for i in range(0, len(games), cfg.batch_size)]
     config_json = config.model_dump(mode="json")
+    count = min(cfg.num_workers, len(batches))
+    if ray.available_resources().get("CPU", 0.0) < count * cfg.cpus_per_worker:
+        # Idle self-play actors kept for the next generation hold CPUs: free them rather
+        # than wait forever for room (they are made again by the next self-play stage).
+        release_selfplay_actors()
     actors = [
         ArenaActor.options(num_cpus=cfg.cpus_per_worker).remote(config_json, a, b, seed + 1000 * w)
-        for w in range(min(cfg.num_workers, len(batches)))
+        for w in range(count)
     ]
     pending: dict[Any, Any] = {}
     todo = list(batches)

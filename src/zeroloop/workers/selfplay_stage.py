@@ -41,6 +41,7 @@ from zeroloop.data.chunks import ChunkError, read_chunk_provenance, read_game_ch
 from zeroloop.data.quarantine import QUARANTINE_DIR, quarantine_file
 from zeroloop.model.file import read_model_header
 from zeroloop.search.resign import ResignCalibration
+from zeroloop.workers.actor_pool import pool_key, selfplay_actor_pool
 from zeroloop.workers.gpu_share import actor_gpu_env
 from zeroloop.workers.ray_session import ensure_ray
 from zeroloop.workers.selfplay_actor import SelfplayWorker, chunk_stem
@@ -65,6 +66,8 @@ class SelfplaySummary:
     searched_rows: positions the actors searched in this call; live_row_share =
     positions of the games written / searched_rows (1.0 would mean no search spent on
     finished games or on games left unfinished).
+    workers_started: actors this call created (the others were kept from an earlier call,
+    selfplay.keep_workers; replacements of dead actors count too).
     resign_threshold (in force at the end), resign_rate (of this call's games), resigned_games,
     resign_free_games,
     false_resign_rate (resign-free games whose winner would have resigned at that
@@ -82,6 +85,7 @@ class SelfplaySummary:
     positions_per_second: float = 0.0
     wall_seconds: float = 0.0
     num_workers: int = 0
+    workers_started: int = 0
     worker_restarts: int = 0
     compile_seconds: float = 0.0
     play_seconds: float = 0.0
@@ -233,15 +237,39 @@ class _Driver:
         self.next_seq = {
             w: 1 + max((s for (ww, s) in existing if ww == w), default=-1) for w in range(num_workers)
         }
-        self.actors: dict[int, Any] = {w: self._new_actor(w) for w in range(num_workers)}
-        self.pending: dict[Any, tuple[int, int, int]] = {}  # ref -> (worker, seq, games)
         self.restarts = 0
+        self.started = 0  # actors created by this call (the rest came from the pool)
         self.fresh: set[int] = set()  # replacements that have not finished a batch yet
+        self.pending: dict[Any, tuple[int, int, int]] = {}  # ref -> (worker, seq, games)
+        self.keep = config.selfplay.keep_workers
+        self.pool_key = pool_key(config.model_dump(mode="json"), batch_size, self.actor_options)
+        self.actors: dict[int, Any] = self._pooled_or_new(num_workers)
+
+    def _pooled_or_new(self, num_workers: int) -> dict[int, Any]:
+        """Actors for workers 0..num_workers-1: idle ones from the pool get this call's model."""
+        pool = selfplay_actor_pool()
+        actors: dict[int, Any] = {}
+        loading: dict[int, Any] = {}
+        for w in range(num_workers):
+            actor = pool.take(self.pool_key, w) if self.keep else None
+            if actor is not None:
+                actors[w] = actor
+                loading[w] = actor.set_weights.remote(self.model_path)
+        for w, ref in loading.items():
+            try:
+                ray.get(ref)
+            except RayActorError:
+                actors.pop(w)  # died since its ping: a new one below
+        for w in range(num_workers):
+            if w not in actors:
+                actors[w] = self._new_actor(w)
+        return actors
 
     def _new_actor(self, w: int) -> Any:
         # The name lets tools (and tests) find a worker: selfplay-<stage token>-<worker>.
         name = f"selfplay-{self.token}-{w}-{uuid.uuid4().hex[:4]}"
         actor = SelfplayActor.options(name=name, **self.actor_options)
+        self.started += 1
         return actor.remote(self.config, w, self.model_path, self.batch_size)
 
     @property
@@ -314,8 +342,13 @@ class _Driver:
             log.warning("self-play worker %d cannot be placed on the live nodes; dropped", w)
         return taken
 
-    def shutdown(self) -> None:
-        for actor in self.actors.values():
+    def shutdown(self, succeeded: bool) -> None:
+        """Pool the actors after a stage that succeeded (selfplay.keep_workers), else kill them."""
+        pool = selfplay_actor_pool()
+        for w, actor in self.actors.items():
+            if succeeded and self.keep:
+                pool.put(self.pool_key, w, actor)
+                continue
             with contextlib.suppress(Exception):
                 ray.kill(actor)
 
@@ -378,6 +411,7 @@ def run_selfplay(
         TimeRemainingColumn(),
         disable=not show_progress,
     )
+    succeeded = False
     try:
         with bar:
             task = bar.add_task("self-play", total=total, completed=min(done, total))
@@ -431,9 +465,11 @@ def run_selfplay(
                     progress(min(done, total), total)
                 for idle in list(driver.actors):  # after a replacement, keep every actor busy
                     refill(idle)
+        succeeded = True
     finally:
-        driver.shutdown()
+        driver.shutdown(succeeded)
     summary.worker_restarts = driver.restarts
+    summary.workers_started = driver.started
     if calib is not None:
         summary.resign_threshold = calib.threshold
         summary.resigned_games = calib.resigned_games
