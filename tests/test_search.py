@@ -1,4 +1,4 @@
-"""Search (mctx wrappers): tactics, frames, noise, schedules, move choice, value targets."""
+"""Search (mctx wrappers): tactics, frames, noise, schedules, move choice."""
 
 from __future__ import annotations
 
@@ -12,13 +12,11 @@ from zeroloop.games import Hex
 from zeroloop.search import (
     SearchParams,
     add_root_noise,
-    outcome_for_movers,
     piecewise,
     run_search,
     schedule_value,
     select_action,
 )
-from zeroloop.search.outcome import movers
 
 
 def uniform_apply(params, obs):
@@ -142,29 +140,3 @@ def test_select_action_temperature() -> None:
         select(jax.random.key(3), jnp.tile(jnp.array([[0.5, 0.5, 0.0]]), (400, 1)), jnp.zeros(400))
     )
     assert set(ties.tolist()) == {0, 1}  # greedy ties are broken at random, not by index
-
-
-def test_outcome_for_movers_every_position() -> None:
-    z = outcome_for_movers([0, 1, 2, 3, 4], winner=0)
-    np.testing.assert_array_equal(z, [1, -1, 1, -1, 1])
-    z = outcome_for_movers([0, 1, 2, 3], winner=1)
-    np.testing.assert_array_equal(z, [-1, 1, -1, 1])
-    assert z.dtype == np.float32 and np.all(z != 0.0)
-
-
-def test_outcome_for_movers_with_swap_matches_the_env() -> None:
-    env = Hex(3, swap=True)
-    # Black b1 (cell 1); white swaps (the stone becomes white's at a2 = cell 3); black moves
-    # again and wins down c1 (2) - b2 (4) - b3 (7).
-    moves = [1, 9, 4, 0, 2, 5, 7]
-    state, to_play = env.init(), []
-    for m in moves:
-        to_play.append(int(state.to_play))
-        state = env.step(state, m)
-    winner = int(state.winner)
-    assert winner == 0 and to_play == [0, 1, 0, 1, 0, 1, 0]
-    np.testing.assert_array_equal(movers(moves, swap_action=9), to_play)
-    z = outcome_for_movers(moves, winner, swap_action=9)
-    np.testing.assert_array_equal(z, [1.0 if p == winner else -1.0 for p in to_play])
-    with pytest.raises(ValueError):
-        movers([0, 1, 9], swap_action=9)

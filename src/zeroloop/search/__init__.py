@@ -14,7 +14,6 @@ from zeroloop.search.mcts import (
     qtransform_alphazero,
     run_search,
 )
-from zeroloop.search.outcome import movers, outcome_for_movers
 from zeroloop.search.schedules import Piecewise, game_progress, piecewise, schedule_value
 from zeroloop.search.selfplay import SelfplayBatch, make_selfplay_fn, select_action
 
@@ -29,8 +28,6 @@ __all__ = [
     "game_progress",
     "make_recurrent_fn",
     "make_selfplay_fn",
-    "movers",
-    "outcome_for_movers",
     "piecewise",
     "qtransform_alphazero",
     "run_search",
