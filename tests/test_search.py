@@ -13,6 +13,7 @@ from zeroloop.search import (
     SearchParams,
     add_root_noise,
     piecewise,
+    root_dirichlet_alpha,
     run_search,
     schedule_value,
     select_action,
@@ -111,6 +112,61 @@ def test_root_noise_mixes_only_over_legal_moves() -> None:
     assert noise[[2, 4]].max() < 1e-30 and noise.sum() == pytest.approx(1.0, abs=1e-5)
     half = np.asarray(jax.nn.softmax(add_root_noise(key, logits, legal, 0.3, jnp.full(1, 0.5))))[0]
     np.testing.assert_allclose(half, 0.5 * np.asarray(prior)[0] + 0.5 * noise, atol=1e-5)
+
+
+def _total_concentration(noise: np.ndarray, legal: np.ndarray) -> tuple[np.ndarray, float]:
+    """(mean per legal move, alpha_0 = K * alpha) of Dirichlet samples noise [S, A].
+
+    A symmetric Dirichlet over K moves has mean 1/K per move and variance
+    m (1 - m) / (alpha_0 + 1); alpha_0 is estimated from the pooled moments.
+    """
+    x = noise[:, legal]
+    m, v = x.mean(axis=0), x.var(axis=0)
+    return m, float((m * (1 - m)).mean() / v.mean() - 1.0)
+
+
+@pytest.mark.parametrize("total", [None, 10.83])
+def test_dirichlet_alpha_follows_the_number_of_legal_moves(total: float | None) -> None:
+    """With mcts.dirichlet_total the noise's total concentration is the same whatever the
+    number of legal moves (alpha = total / K); with a fixed alpha it is K * alpha."""
+    legal = np.zeros((2, 26), dtype=bool)
+    legal[0, :25] = True  # an empty 5x5 board: 25 moves
+    legal[1, [0, 6, 12, 18, 24]] = True  # late in a game: 5 moves
+    counts = legal.sum(axis=1)
+    alpha = 0.3 if total is None else root_dirichlet_alpha(jnp.asarray(legal), total)
+    if total is not None:
+        np.testing.assert_allclose(np.asarray(alpha)[:, 0], total / counts, rtol=1e-6)
+
+    def one(key):
+        return jax.nn.softmax(add_root_noise(key, jnp.zeros((2, 26)), jnp.asarray(legal), alpha, jnp.ones(2)))
+
+    noise = np.asarray(jax.jit(jax.vmap(one))(jax.random.split(jax.random.key(7), 4000)))
+    for row, k in enumerate(counts):
+        mean, alpha_0 = _total_concentration(noise[:, row], legal[row])
+        np.testing.assert_allclose(mean, 1.0 / k, rtol=0.15)
+        want = 0.3 * k if total is None else total
+        assert alpha_0 == pytest.approx(want, rel=0.15), f"row {row} ({k} legal): alpha_0 {alpha_0:.2f}"
+
+
+def test_dirichlet_total_in_the_search() -> None:
+    """Inside the jitted search: total = 0.3 * K on boards with K legal moves is the fixed
+    alpha 0.3 exactly; positions with other counts get other noise."""
+    env = Hex(3)
+    empty = stack([play(env, []), play(env, [])])
+    mixed = stack([play(env, []), play(env, [4, 0, 8])])
+
+    def search(sp, states):
+        fn = jax.jit(lambda key, s: run_search(env, uniform_apply, sp, None, key, s, jnp.ones(2)))
+        return [np.asarray(a) for a in fn(jax.random.key(4), states)]
+
+    default = SearchParams.from_config(MctsConfig(num_simulations=24))
+    assert default.dirichlet_total is None and default.dirichlet_alpha == 0.3
+    scaled = SearchParams.from_config(MctsConfig(num_simulations=24, dirichlet_total=0.3 * 9))
+    for a, b in zip(search(default, empty), search(scaled, empty), strict=True):
+        np.testing.assert_array_equal(a, b)
+    fixed, per_move = search(default, mixed), search(scaled, mixed)
+    np.testing.assert_array_equal(fixed[2][0], per_move[2][0])  # 9 legal: alpha 0.3 either way
+    assert not np.array_equal(fixed[2][1], per_move[2][1])  # 6 legal: alpha 0.45, not 0.3
 
 
 def test_schedule_values_by_progress() -> None:

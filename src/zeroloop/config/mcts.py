@@ -49,7 +49,16 @@ class MctsConfig(Section):
         "qtransform_by_parent_and_siblings (Q min-max normalised to [0, 1], unvisited at the minimum; "
         "unvisited_value is ignored).",
     )
-    dirichlet_alpha: float = Field(0.3, gt=0, description="Root Dirichlet noise alpha (over legal moves).")
+    dirichlet_alpha: float = Field(
+        0.3, gt=0, description="Root Dirichlet noise alpha (over legal moves); see dirichlet_total."
+    )
+    dirichlet_total: float | None = Field(
+        None,
+        gt=0,
+        description="Total Dirichlet concentration: when set, each root's alpha is dirichlet_total / "
+        "its number of legal moves (KataGo: 0.03 x 361 = 10.83), so the noise is as spread on a "
+        "nearly full board as on an empty one; dirichlet_alpha is then ignored. None = fixed alpha.",
+    )
     noise_weight: Schedule = Field(
         default_factory=lambda: [(0.0, 0.25), (0.5, 0.1), (0.8, 0.0)],
         description="Root noise weight by game progress: [(progress, weight), ...]; PUCT only.",

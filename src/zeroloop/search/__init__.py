@@ -12,6 +12,7 @@ from zeroloop.search.mcts import (
     evaluate,
     make_recurrent_fn,
     qtransform_alphazero,
+    root_dirichlet_alpha,
     run_search,
 )
 from zeroloop.search.schedules import Piecewise, game_progress, piecewise, schedule_value
@@ -30,6 +31,7 @@ __all__ = [
     "make_selfplay_fn",
     "piecewise",
     "qtransform_alphazero",
+    "root_dirichlet_alpha",
     "run_search",
     "schedule_value",
     "select_action",

@@ -66,6 +66,7 @@ class SearchParams:
     unvisited_value: float = 0.0
     unvisited_mode: Literal["absolute", "parent"] = "absolute"
     dirichlet_alpha: float = 0.3
+    dirichlet_total: float | None = None
     gumbel_scale: float = 1.0
     max_num_considered_actions: int = 16
 
@@ -81,6 +82,7 @@ class SearchParams:
             unvisited_value=config.unvisited_value,
             unvisited_mode=config.unvisited_mode,
             dirichlet_alpha=config.dirichlet_alpha,
+            dirichlet_total=config.dirichlet_total,
             gumbel_scale=config.gumbel_scale,
             max_num_considered_actions=config.max_num_considered_actions,
         )
@@ -144,8 +146,17 @@ def make_recurrent_fn(env: Hex, apply: ApplyFn) -> mctx.RecurrentFn:
     return recurrent_fn
 
 
+def root_dirichlet_alpha(legal: jax.Array, total: float) -> jax.Array:
+    """float32 [B, 1]: alpha = total / number of legal moves, per position (KataGo's scaling).
+
+    legal: bool [B, A]. A row without legal moves (a finished game) gets `total`.
+    """
+    count = legal.sum(axis=-1, keepdims=True).astype(jnp.float32)
+    return total / jnp.maximum(count, 1.0)
+
+
 def add_root_noise(
-    rng_key: jax.Array, logits: jax.Array, legal: jax.Array, alpha: float, weight: jax.Array
+    rng_key: jax.Array, logits: jax.Array, legal: jax.Array, alpha: float | jax.Array, weight: jax.Array
 ) -> jax.Array:
     """Mix Dirichlet(alpha) noise over the *legal* moves into the root prior.
 
@@ -153,7 +164,8 @@ def add_root_noise(
     actions, illegal ones included; doing it here gives each game its own weight (from
     the schedule) and puts all of the noise on moves that can be played.
 
-    logits: float32 [B, A] board-frame prior logits; legal: bool [B, A]; weight: float32 [B].
+    logits: float32 [B, A] board-frame prior logits; legal: bool [B, A]; weight: float32 [B];
+    alpha: one float, or float32 [B, 1] per position (`root_dirichlet_alpha`).
     Returns float32 [B, A] logits of `(1 - weight) * softmax(logits) + weight * noise`.
     """
     gamma = jax.random.gamma(rng_key, alpha, shape=logits.shape, dtype=jnp.float32)
@@ -239,7 +251,10 @@ def run_search(
             gumbel_scale=sp.gumbel_scale,
         )
     else:
-        noisy = add_root_noise(noise_key, logits, legal, sp.dirichlet_alpha, noise_weight)
+        alpha: float | jax.Array = sp.dirichlet_alpha
+        if sp.dirichlet_total is not None:
+            alpha = root_dirichlet_alpha(legal, sp.dirichlet_total)  # [B, 1], one per game
+        noisy = add_root_noise(noise_key, logits, legal, alpha, noise_weight)
         root = mctx.RootFnOutput(prior_logits=noisy, value=value, embedding=states)
         out = mctx.muzero_policy(
             params,
