@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import mctx
 import numpy as np
 import pytest
 
@@ -12,7 +13,10 @@ from zeroloop.games import Hex
 from zeroloop.search import (
     SearchParams,
     add_root_noise,
+    evaluate,
+    make_recurrent_fn,
     piecewise,
+    qtransform_alphazero,
     root_dirichlet_alpha,
     run_search,
     schedule_value,
@@ -49,6 +53,7 @@ TACTIC_CONFIGS = {
     "puct-alphazero": MctsConfig(num_simulations=400, c_puct=1.5),
     "puct-minmax": MctsConfig(num_simulations=400, c_puct=1.5, q_transform="minmax"),
     "puct-parent-fpu": MctsConfig(num_simulations=400, unvisited_mode="parent", unvisited_value=-0.2),
+    "puct-fpu-reduction": MctsConfig(num_simulations=400, unvisited_mode="reduction", unvisited_value=-0.2),
     # Gumbel's interior selection is deterministic, so with a flat prior the defender's
     # replies are tried in index order and the refutation (cell 12) is found late.
     "gumbel": MctsConfig(mode="gumbel", num_simulations=400, max_num_considered_actions=16),
@@ -167,6 +172,65 @@ def test_dirichlet_total_in_the_search() -> None:
     fixed, per_move = search(default, mixed), search(scaled, mixed)
     np.testing.assert_array_equal(fixed[2][0], per_move[2][0])  # 9 legal: alpha 0.3 either way
     assert not np.array_equal(fixed[2][1], per_move[2][1])  # 6 legal: alpha 0.45, not 0.3
+
+
+def _root_tree(env: Hex, apply, num_simulations: int) -> mctx.Tree:
+    """The (unbatched) tree of one PUCT search from the empty board, for q-transform checks."""
+    states = stack([play(env, [])])
+    logits, value = evaluate(env, apply, None, states)
+    root = mctx.RootFnOutput(prior_logits=logits, value=value, embedding=states)
+    legal = jax.vmap(env.legal_mask)(states)
+    out = mctx.muzero_policy(
+        None,
+        jax.random.key(0),
+        root,
+        make_recurrent_fn(env, apply),
+        num_simulations=num_simulations,
+        invalid_actions=~legal,
+        qtransform=qtransform_alphazero,
+        dirichlet_fraction=0.0,
+    )
+    return jax.tree.map(lambda x: x[0], out.search_tree)
+
+
+def test_first_play_values_of_the_unvisited_children() -> None:
+    """'absolute', 'parent' and 'reduction' (KataGo/lc0: parent - r * sqrt(visited prior))."""
+    env = Hex(3)
+
+    def apply(params, obs):  # a peaked prior and a value that depends on the position
+        b = obs.shape[0]
+        logits = jnp.zeros((b, 10)).at[:, 4].set(1.0).at[:, 2].set(0.5)
+        return logits, jnp.tanh(obs[..., 0].sum((1, 2)) - obs[..., 1].sum((1, 2)) + 0.3)
+
+    tree = _root_tree(env, apply, num_simulations=8)
+    root = tree.ROOT_INDEX
+    visits = np.asarray(tree.children_visits[root])
+    q = np.asarray(tree.qvalues(root))
+    parent = float(tree.node_values[root])
+    prior = np.asarray(jax.nn.softmax(tree.children_prior_logits[root]))
+    visited_mass = prior[visits > 0].sum()
+    legal = np.arange(10) < 9
+    unvisited = legal & (visits == 0)
+    assert unvisited.any() and (visits > 0).sum() >= 2 and 0.0 < visited_mass < 1.0
+    assert abs(parent) > 0.01  # a parent value of 0 would not tell 'parent' from 'absolute'
+    for mode, fill in [
+        ("absolute", -0.2),
+        ("parent", parent - 0.2),
+        ("reduction", parent - 0.2 * np.sqrt(visited_mass)),
+    ]:
+        got = np.asarray(qtransform_alphazero(tree, root, unvisited_value=-0.2, unvisited_mode=mode))
+        np.testing.assert_allclose(got[unvisited], fill, atol=1e-6, err_msg=mode)
+        np.testing.assert_allclose(got[visits > 0], q[visits > 0], atol=1e-6, err_msg=mode)
+        assert got[9] < -1e8  # the swap is illegal here (rule off): hidden from PUCT
+    # Before a node's first visit to a child nothing is committed yet: no reduction at all
+    # (the leaf expanded by a one-simulation search, its value straight from the net).
+    leaf = 1
+    fresh = _root_tree(env, apply, num_simulations=1)
+    assert int(fresh.children_visits[leaf].sum()) == 0
+    got = np.asarray(qtransform_alphazero(fresh, leaf, unvisited_value=-0.2, unvisited_mode="reduction"))
+    legal_below = np.asarray(fresh.children_prior_logits[leaf]) > -1e30
+    assert legal_below.sum() == 8
+    np.testing.assert_allclose(got[legal_below], float(fresh.node_values[leaf]), atol=1e-6)
 
 
 def test_schedule_values_by_progress() -> None:

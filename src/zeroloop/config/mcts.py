@@ -68,12 +68,15 @@ class MctsConfig(Section):
         ge=-1,
         le=1,
         description="Value assumed for children never visited, from the view of the player choosing "
-        "('alphazero' q_transform). With unvisited_mode 'parent' it is an offset to the parent's value.",
+        "('alphazero' q_transform). With unvisited_mode 'parent' or 'reduction' it is an offset to the "
+        "parent's value (negative: a first-play reduction).",
     )
-    unvisited_mode: Literal["absolute", "parent"] = Field(
+    unvisited_mode: Literal["absolute", "parent", "reduction"] = Field(
         "absolute",
         description="'absolute': unvisited children are worth unvisited_value; 'parent': the parent's "
-        "current value plus unvisited_value (Leela-style first-play urgency, e.g. -0.2).",
+        "current value plus unvisited_value (first-play urgency relative to the parent, e.g. -0.2); "
+        "'reduction': the parent's value plus unvisited_value x sqrt(prior mass of the children "
+        "already visited) (KataGo's and lc0's FPU reduction, e.g. -0.2).",
     )
     temperature: Schedule = Field(
         default_factory=lambda: [(0.0, 1.0), (0.2, 0.8), (0.4, 0.5), (0.6, 0.2), (0.8, 0.1)],

@@ -64,7 +64,7 @@ class SearchParams:
     c_puct_base: float | None = None
     q_transform: Literal["alphazero", "minmax"] = "alphazero"
     unvisited_value: float = 0.0
-    unvisited_mode: Literal["absolute", "parent"] = "absolute"
+    unvisited_mode: Literal["absolute", "parent", "reduction"] = "absolute"
     dirichlet_alpha: float = 0.3
     dirichlet_total: float | None = None
     gumbel_scale: float = 1.0
@@ -182,17 +182,32 @@ def qtransform_alphazero(
     node_index: jax.Array,
     *,
     unvisited_value: float = 0.0,
-    relative_to_parent: bool = False,
+    unvisited_mode: Literal["absolute", "parent", "reduction"] = "absolute",
 ) -> jax.Array:
-    """Raw Q in [-1, 1] (chooser's view), unvisited children at a fixed or parent-relative value.
+    """Raw Q in [-1, 1] (chooser's view) for visited children; unvisited ones ("first play") at
 
+    * 'absolute':  unvisited_value;
+    * 'parent':    V(parent) + unvisited_value;
+    * 'reduction': V(parent) + unvisited_value * sqrt(sum of the prior of the visited children),
+      KataGo's and lc0's FPU reduction: no reduction before the first visit, the full one
+      once the search has committed to the moves the prior likes.
+
+    V(parent) is mctx's running mean of the node (`tree.node_values`), from the view of the
+    player to move there, i.e. the chooser, like Q.
     tree: an *unbatched* mctx tree; node_index: int []. Returns float32 [A].
     Children masked as illegal (prior logit at ILLEGAL_LOGIT) score far below any legal one,
     because mctx masks `invalid_actions` at the root only.
     """
     qvalues = tree.qvalues(node_index)
     visits = tree.children_visits[node_index]
-    fill = unvisited_value + (tree.node_values[node_index] if relative_to_parent else 0.0)
+    if unvisited_mode == "absolute":
+        fill = jnp.asarray(unvisited_value, jnp.float32)
+    else:
+        offset = jnp.asarray(unvisited_value, jnp.float32)
+        if unvisited_mode == "reduction":
+            prior = jax.nn.softmax(tree.children_prior_logits[node_index])
+            offset = offset * jnp.sqrt(jnp.sum(jnp.where(visits > 0, prior, 0.0)))
+        fill = tree.node_values[node_index] + offset
     value = jnp.where(visits > 0, qvalues, fill)
     return _hide_illegal(tree, node_index, value)
 
@@ -215,7 +230,7 @@ def make_qtransform(sp: SearchParams) -> mctx.QTransform:
     return partial(
         qtransform_alphazero,
         unvisited_value=sp.unvisited_value,
-        relative_to_parent=sp.unvisited_mode == "parent",
+        unvisited_mode=sp.unvisited_mode,
     )
 
 
