@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import mctx
@@ -22,6 +24,7 @@ from zeroloop.search import (
     schedule_value,
     select_action,
 )
+from zeroloop.search.forced import forced_root_selection, pruned_root_visits, puct_parts
 
 
 def uniform_apply(params, obs):
@@ -231,6 +234,100 @@ def test_first_play_values_of_the_unvisited_children() -> None:
     legal_below = np.asarray(fresh.children_prior_logits[leaf]) > -1e30
     assert legal_below.sum() == 8
     np.testing.assert_allclose(got[legal_below], float(fresh.node_values[leaf]), atol=1e-6)
+
+
+def _likes_cell_5(params, obs):
+    """4x4 net: prior logit 2 on cell 5 (row 1, col 1, the same cell in both frames), 0
+    elsewhere; the mover is worth -0.9 once the opponent holds cell 5, else +0.5. So
+    taking cell 5 is the one good move, and PUCT barely looks at the others."""
+    b = obs.shape[0]
+    logits = jnp.zeros((b, 17)).at[:, 5].set(2.0)
+    return logits, jnp.where(obs[:, 1, 1, 1] > 0, -0.9, 0.5)
+
+
+def _search_4x4(sp: SearchParams, noise_weight: jax.Array):
+    env = Hex(4)
+    states = stack([play(env, []) for _ in range(noise_weight.shape[0])])
+    fn = jax.jit(lambda key, s: run_search(env, _likes_cell_5, sp, None, key, s, noise_weight))
+    return [np.asarray(a) for a in fn(jax.random.key(0), states)]
+
+
+def test_forced_playouts_and_policy_target_pruning() -> None:
+    """KataGo: every root child gets n_forced = sqrt(2 P N) visits; the target drops them."""
+    n = 200
+    prior = np.asarray(jax.nn.softmax(jnp.zeros(16).at[5].set(2.0)))
+    n_forced = np.sqrt(2.0 * prior * n)
+    assert n_forced[0] > 4  # every other cell is owed four visits or more
+    # A vanishing noise weight turns forcing on and leaves the prior as it is.
+    weight = jnp.full((1,), 1e-6)
+    plain = _search_4x4(SearchParams.from_config(MctsConfig(num_simulations=n)), weight)
+    forced = _search_4x4(SearchParams.from_config(MctsConfig(num_simulations=n, forced_playouts=2.0)), weight)
+    others = np.arange(16) != 5
+    assert (plain[2][0, :16][others] + 1 < n_forced[others]).all()  # PUCT alone: one visit each
+    assert (forced[2][0, :16] + 1 >= n_forced).all()  # forced: each child has (nearly) its due
+    assert forced[2][0].sum() == n
+    # The forced visits made no other move look better than cell 5: all of them are pruned.
+    np.testing.assert_allclose(forced[1][0], np.eye(17)[5], atol=1e-6)
+    assert plain[1][0, 5] < 0.95
+
+
+def test_forced_playouts_only_where_the_root_has_noise() -> None:
+    """Rows without root noise (cheap searches, the arena) search exactly as without the option."""
+    weight = jnp.array([0.25, 0.0])
+    plain = _search_4x4(SearchParams.from_config(MctsConfig(num_simulations=64)), weight)
+    forced = _search_4x4(
+        SearchParams.from_config(MctsConfig(num_simulations=64, forced_playouts=2.0)), weight
+    )
+    for a, b in zip(plain, forced, strict=True):
+        np.testing.assert_array_equal(a[1], b[1])
+    assert not np.array_equal(plain[2][0], forced[2][0])
+
+
+def test_pruned_visits_stay_below_the_best_childs_puct_score() -> None:
+    """On a forced tree built with mctx: each pruned child keeps between n - n_forced and n
+    visits, scores no more than the best child with what it keeps, and keeps 0 or >= 2."""
+    env = Hex(3)
+    k, c = 2.0, 3.0
+
+    def apply(params, obs):  # a mild prior and a position-dependent value
+        b = obs.shape[0]
+        logits = jnp.zeros((b, 10)).at[:, 4].set(1.0).at[:, 2].set(0.5)
+        return logits, jnp.tanh(obs[..., 0].sum((1, 2)) - 2.0 * obs[..., 1, 0].sum(1) + 0.2)
+
+    states = stack([play(env, [])])
+    logits, value = evaluate(env, apply, None, states)
+    legal = jax.vmap(env.legal_mask)(states)
+    puct = {"qtransform": qtransform_alphazero, "pb_c_init": c, "pb_c_base": 1e12}
+    tree = mctx.search(
+        None,
+        jax.random.key(1),
+        root=mctx.RootFnOutput(prior_logits=logits, value=value, embedding=states),
+        recurrent_fn=make_recurrent_fn(env, apply),
+        root_action_selection_fn=partial(forced_root_selection, k=k, **puct),
+        interior_action_selection_fn=partial(mctx.muzero_action_selection, **puct),
+        num_simulations=60,
+        invalid_actions=~legal,
+        extra_data=jnp.ones(1, bool),
+    )
+    kept = np.asarray(jax.vmap(partial(pruned_root_visits, k=k, **puct))(tree))[0]
+    one = jax.tree.map(lambda x: x[0], tree)
+    root = one.ROOT_INDEX
+    n = np.asarray(one.children_visits[root]).astype(np.float64)
+    q, explore, prior = (np.asarray(x, np.float64) for x in puct_parts(one, root, **puct))
+    best = int(n.argmax())
+    target = q[best] + explore[best] / (1 + n[best])
+    n_forced = np.sqrt(k * prior * n.sum())
+    assert kept[best] == n[best] and kept.sum() < n.sum()  # something was pruned
+    for a in np.flatnonzero(np.arange(10) != best):
+        assert 0 <= kept[a] <= n[a] and (kept[a] == 0 or kept[a] >= 2)
+        if kept[a] > 0:
+            assert n[a] - kept[a] <= n_forced[a], a
+        if 0 < kept[a] < n[a]:  # reduced: still no better than the best child
+            assert q[a] + explore[a] / (1 + kept[a]) <= target + 1e-5, a
+            if kept[a] > np.ceil(n[a] - n_forced[a]):
+                # ...and it could not lose one more visit without outscoring it.
+                assert q[a] + explore[a] / kept[a] > target - 1e-5, a
+    assert ((kept > 0) & (kept < n)).any()  # the checks above did check something
 
 
 def test_schedule_values_by_progress() -> None:

@@ -165,6 +165,30 @@ def test_gumbel_selfplay_policies(tmp_path: Path) -> None:
             assert np.all(batch.policy[i, ply][~legal] == 0.0)
 
 
+def test_forced_playouts_selfplay_policies() -> None:
+    """Forced playouts in the game loop, next to cheap searches: the pruned policies are
+    distributions over legal moves and the move played is one they keep."""
+    config = tiny_config(
+        "game.board_size=3",
+        "game.swap=true",
+        "mcts.forced_playouts=2",
+        "mcts.num_simulations=24",
+        "mcts.playout_cap_fraction=0.5",
+        "selfplay.continuous=false",
+    )
+    batch = SelfplayWorker(config, batch_size=4).play(seed=3)
+    for i in range(4):
+        t = int(batch.length[i])
+        boards = board.replay(3, batch.actions[i, :t], swap=True)
+        assert board.winner(boards[-1]) == int(batch.winner[i])
+        for ply in range(t):
+            legal = np.append(boards[ply].reshape(-1) == 0, ply == 1)
+            policy = batch.policy[i, ply]
+            assert policy.sum() == pytest.approx(1.0, abs=1e-5)
+            assert np.all(policy[~legal] == 0.0)
+            assert policy[batch.actions[i, ply]] > 0
+
+
 def test_clean_leftovers(tmp_path: Path) -> None:
     (tmp_path / "chunk-000-000000.arrow").write_bytes(b"x")
     (tmp_path / "chunk-000-000000.trmph").write_text("#3,a1 1\n")

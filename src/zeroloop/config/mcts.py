@@ -78,6 +78,14 @@ class MctsConfig(Section):
         "'reduction': the parent's value plus unvisited_value x sqrt(prior mass of the children "
         "already visited) (KataGo's and lc0's FPU reduction, e.g. -0.2).",
     )
+    forced_playouts: float | None = Field(
+        None,
+        gt=0,
+        description="KataGo's forced playouts with policy-target pruning: k in n_forced = "
+        "sqrt(k * P * N) (KataGo: 2). Root children below n_forced visits are searched first; the "
+        "policy (target and move choice) drops the forced visits that did not make the child look "
+        "better. PUCT only, and only where root noise is on (self-play's full searches). None = off.",
+    )
     temperature: Schedule = Field(
         default_factory=lambda: [(0.0, 1.0), (0.2, 0.8), (0.4, 0.5), (0.6, 0.2), (0.8, 0.1)],
         description="Move-sampling temperature by game progress (seed default); 0 = most visited. "

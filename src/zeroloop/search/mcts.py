@@ -24,6 +24,10 @@ With `pb_c_base` -> infinity the log vanishes and `pb_c_init` *is* AlphaZero's c
 q-transform min-max normalises Q to [0, 1], which roughly doubles the weight of the
 prior term for the same constant. `q_transform = 'alphazero'` keeps Q raw so that
 c_puct means what it meant in AlphaZero and in the seed (3.0).
+
+With `forced_playouts` the PUCT search runs through `mctx.search` with the root's action
+selection from `zeroloop.search.forced` (KataGo's forced playouts) and returns the
+pruned visit distribution as the policy in the rows that have root noise.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ import mctx
 
 from zeroloop.config.mcts import MctsConfig
 from zeroloop.games.hex import Hex, HexState
+from zeroloop.search.forced import forced_root_selection, pruned_root_visits
 
 # apply(params, obs [B, N, N, 3]) -> (logits [B, N*N+1] mover's frame, value [B] mover's view).
 ApplyFn = Callable[[Any, jax.Array], tuple[jax.Array, jax.Array]]
@@ -67,6 +72,7 @@ class SearchParams:
     unvisited_mode: Literal["absolute", "parent", "reduction"] = "absolute"
     dirichlet_alpha: float = 0.3
     dirichlet_total: float | None = None
+    forced_playouts: float | None = None
     gumbel_scale: float = 1.0
     max_num_considered_actions: int = 16
 
@@ -83,6 +89,7 @@ class SearchParams:
             unvisited_mode=config.unvisited_mode,
             dirichlet_alpha=config.dirichlet_alpha,
             dirichlet_total=config.dirichlet_total,
+            forced_playouts=config.forced_playouts,
             gumbel_scale=config.gumbel_scale,
             max_num_considered_actions=config.max_num_considered_actions,
         )
@@ -246,7 +253,8 @@ def run_search(
     """Search a batch of positions.
 
     states: HexState with batch shape [B] (finished games are allowed; their output is junk).
-    noise_weight: float32 [B] root Dirichlet weight per game (PUCT only; 0 = no noise).
+    noise_weight: float32 [B] root Dirichlet weight per game (PUCT only; 0 = no noise). With
+    `sp.forced_playouts`, the rows with noise also get forced playouts and a pruned policy.
     """
     noise_key, search_key = jax.random.split(rng_key)
     logits, value = evaluate(env, apply, params, states)
@@ -271,6 +279,8 @@ def run_search(
             alpha = root_dirichlet_alpha(legal, sp.dirichlet_total)  # [B, 1], one per game
         noisy = add_root_noise(noise_key, logits, legal, alpha, noise_weight)
         root = mctx.RootFnOutput(prior_logits=noisy, value=value, embedding=states)
+        if sp.forced_playouts is not None:
+            return _search_forced(sp, params, search_key, root, recurrent_fn, legal, noise_weight > 0)
         out = mctx.muzero_policy(
             params,
             search_key,
@@ -287,6 +297,60 @@ def run_search(
     policy = jnp.where(legal, out.action_weights, 0.0)
     return SearchResult(
         action=out.action.astype(jnp.int32),
+        policy=policy.astype(jnp.float32),
+        visit_counts=summary.visit_counts.astype(jnp.int32),
+        root_value=summary.value.astype(jnp.float32),
+    )
+
+
+def _search_forced(
+    sp: SearchParams,
+    params: Any,
+    rng_key: jax.Array,
+    root: mctx.RootFnOutput,
+    recurrent_fn: mctx.RecurrentFn,
+    legal: jax.Array,
+    forced_rows: jax.Array,
+) -> SearchResult:
+    """PUCT with KataGo's forced playouts in the rows `forced_rows` (bool [B]); see search/forced.py.
+
+    `mctx.muzero_policy` with the root's action selection swapped: `mctx.search` with
+    `forced_root_selection` at the root and mctx's own PUCT below it. The policy is the
+    pruned visit distribution in the forced rows, the plain one elsewhere. Keys, root
+    prior and action sampling follow muzero_policy (dirichlet_fraction 0) step by step,
+    so a row that does not force gets exactly what the plain search gives it (tested).
+    """
+    action_key, _, search_key = jax.random.split(rng_key, 3)  # muzero_policy's split
+    probs = jax.nn.softmax(root.prior_logits)
+    logits = jnp.log(jnp.maximum(probs, jnp.finfo(probs.dtype).tiny))
+    logits = logits - jnp.max(logits, axis=-1, keepdims=True)
+    root = root.replace(prior_logits=jnp.where(legal, logits, jnp.finfo(logits.dtype).min))
+    puct: dict[str, Any] = {
+        "qtransform": make_qtransform(sp),
+        "pb_c_init": sp.c_puct,
+        "pb_c_base": sp.c_puct_base or CONSTANT_C_BASE,
+    }
+    k = float(sp.forced_playouts or 0.0)
+    tree = mctx.search(
+        params,
+        search_key,
+        root=root,
+        recurrent_fn=recurrent_fn,
+        root_action_selection_fn=partial(forced_root_selection, k=k, **puct),
+        interior_action_selection_fn=partial(mctx.muzero_action_selection, **puct),
+        num_simulations=sp.num_simulations,
+        invalid_actions=~legal,
+        extra_data=forced_rows,
+    )
+    summary = tree.summary()
+    pruned = jax.vmap(partial(pruned_root_visits, k=k, **puct))(tree)
+    counts = jnp.where(forced_rows[:, None], pruned, summary.visit_counts.astype(jnp.float32))
+    counts = jnp.where(legal, counts, 0.0)
+    policy = counts / jnp.maximum(counts.sum(-1, keepdims=True), 1.0)
+    action_logits = jnp.log(jnp.maximum(policy, jnp.finfo(policy.dtype).tiny))
+    action = jax.random.categorical(action_key, action_logits - jnp.max(action_logits, -1, keepdims=True))
+    return SearchResult(
+        action=action.astype(jnp.int32),
         policy=policy.astype(jnp.float32),
         visit_counts=summary.visit_counts.astype(jnp.int32),
         root_value=summary.value.astype(jnp.float32),
