@@ -111,14 +111,14 @@ def run_stages_in_sequence(args: argparse.Namespace) -> None:
     step 2 reads both kinds of run the same way. (Train/test shard choice as in
     zeroloop.flows.plan with the whole history as the window.)
     """
-    from zeroloop.config import load_config, write_run_config  # noqa: I001 (trainer.loop may not exist yet)
+    from zeroloop.config import load_config, write_run_config  # noqa: I001 (trainer.train_stage may not exist yet)
     from zeroloop.data.preprocess import run_preprocess
     from zeroloop.data.shuffle import run_shuffle
     from zeroloop.evaluation.arena import run_evaluation
     from zeroloop.model.file import save_model_file
     from zeroloop.model.network import create_model
     from zeroloop.rundir import RunDir
-    from zeroloop.trainer.loop import run_training
+    from zeroloop.trainer.train_stage import run_training
     from zeroloop.workers.selfplay_stage import run_selfplay
 
     config = load_config(args.config, args.overrides)

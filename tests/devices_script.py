@@ -16,8 +16,8 @@ import numpy as np
 from zeroloop.config import load_config
 from zeroloop.trainer.checkpoints import CheckpointStore
 from zeroloop.trainer.engine import TrainEngine
-from zeroloop.trainer.loop import run_training
 from zeroloop.trainer.synthetic import SyntheticBatches
+from zeroloop.trainer.train_stage import run_training
 
 N, B = 3, 8
 TINY = [

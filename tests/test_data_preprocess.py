@@ -12,11 +12,12 @@ import pytest
 from tests.data_helpers import load_rows, row_keys, small_config, write_chunk, write_trmph
 from zeroloop.data import preprocess as pp
 from zeroloop.data.chunks import GameRecord
-from zeroloop.data.dedupe import Deduper, rotate180_moves
+from zeroloop.data.dedupe import Deduper
 from zeroloop.data.gamebatch import from_trmph_games
 from zeroloop.data.preprocess import run_preprocess
 from zeroloop.data.sources import SourceProvider, classify, scan_files
 from zeroloop.data.synthetic import random_records
+from zeroloop.games.board import rotate180_move
 from zeroloop.games.trmph import read_trmph_file
 
 N = 5
@@ -24,7 +25,7 @@ N = 5
 
 def _rotated(r: GameRecord) -> GameRecord:
     return GameRecord(
-        board_size=r.board_size, moves=rotate180_moves(r.moves, N), winner=r.winner, swap=r.swap
+        board_size=r.board_size, moves=rotate180_move(np.asarray(r.moves), N), winner=r.winner, swap=r.swap
     )
 
 

@@ -243,6 +243,38 @@ def test_rotation_maps_games_to_games(trace: Trace) -> None:
         np.testing.assert_array_equal(
             board.rotate180_policy(_one_hot(m, cells + 1), n), _one_hot(rm, cells + 1)
         )
+    # The array forms are the same map: a move list at once (dtype kept), flat boards.
+    as_array = board.rotate180_move(np.asarray(trace.moves, dtype=np.int16), n)
+    assert as_array.dtype == np.int16 and as_array.tolist() == rotated_moves
+    flat = trace.stones.reshape(len(trace.stones), cells)
+    np.testing.assert_array_equal(board.rotate180_cells(flat, n), rotated.reshape(len(rotated), cells))
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_rotation_is_the_half_turn(n: int) -> None:
+    for r in range(n):
+        for c in range(n):
+            assert board.rotate180_move(r * n + c, n) == (n - 1 - r) * n + (n - 1 - c)
+    grid = np.arange(n * n).reshape(n, n)
+    np.testing.assert_array_equal(board.rotate180_board(grid), np.rot90(grid, 2))
+
+
+def test_players_alternate_through_a_swap() -> None:
+    env = Hex(3, swap=True)
+    # Black b1 (cell 1); white swaps (the stone becomes white's at a2 = cell 3); black moves
+    # again and wins down c1 (2) - b2 (4) - b3 (7).
+    moves = [1, 9, 4, 0, 2, 5, 7]
+    state, to_play = env.init(), []
+    for m in moves:
+        to_play.append(int(state.to_play))
+        state = env.step(state, m)
+    assert int(state.winner) == 0 and to_play == [0, 1, 0, 1, 0, 1, 0]
+    movers = board.players_to_move(moves, swap_action=9)
+    assert movers.dtype == np.int8 and movers.tolist() == to_play
+    assert [board.mover_at(t) for t in range(len(moves) + 1)] == [*to_play, int(state.to_play)]
+    np.testing.assert_array_equal(board.mover_at(np.arange(len(moves))), to_play)
+    with pytest.raises(ValueError, match="second move"):
+        board.players_to_move([0, 1, 9], swap_action=9)
 
 
 @SETTINGS

@@ -13,8 +13,8 @@ from tests.test_trainer_shards import config, write_shard
 from zeroloop.cli import app
 from zeroloop.model.file import read_model_header, save_model_file
 from zeroloop.model.network import create_model
-from zeroloop.trainer.loop import run_training
 from zeroloop.trainer.provenance import config_sha256
+from zeroloop.trainer.train_stage import run_training
 
 runner = CliRunner()
 

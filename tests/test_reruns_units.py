@@ -112,6 +112,9 @@ def test_orchestration_section_is_in_no_key() -> None:
     ("dotted", "value", "moved"),
     [
         ("mcts.num_simulations", "7", {"selfplay", "evaluate"}),
+        ("mcts.dirichlet_total", "10.83", {"selfplay", "evaluate"}),
+        ("mcts.unvisited_mode", "reduction", {"selfplay", "evaluate"}),
+        ("mcts.forced_playouts", "2", {"selfplay", "evaluate"}),
         ("selfplay.num_games", "9", {"selfplay"}),
         ("data.position_selector", "final", {"preprocess"}),
         ("data.compression", "zstd", {"preprocess", "shuffle"}),

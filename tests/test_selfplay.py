@@ -15,7 +15,7 @@ from zeroloop.games import board
 from zeroloop.games.trmph import read_trmph_file
 from zeroloop.model.file import save_model_file
 from zeroloop.model.network import create_model
-from zeroloop.search import outcome_for_movers, piecewise, schedule_value
+from zeroloop.search import piecewise, schedule_value
 from zeroloop.workers.selfplay_actor import SelfplayWorker, batch_to_records, seed_key
 from zeroloop.workers.selfplay_stage import batch_seed, clean_leftovers, run_selfplay, scan_chunks
 
@@ -98,12 +98,12 @@ def test_temperature_and_noise_follow_the_schedules(worker: SelfplayWorker, batc
         assert full <= 6 and (full == 6 or not live[:, ply].all())
 
 
-def test_value_targets_for_every_position(batch) -> None:
+def test_the_last_mover_is_the_winner(batch) -> None:
     for i in range(len(batch.length)):
         t = int(batch.length[i])
-        z = outcome_for_movers(batch.actions[i, :t], int(batch.winner[i]), swap_action=9)
-        assert z.shape == (t,) and np.all(np.abs(z) == 1.0)
-        assert z[-1] == 1.0  # the last mover made the winning move
+        movers = board.players_to_move(batch.actions[i, :t], swap_action=9)
+        assert movers.shape == (t,)
+        assert movers[-1] == batch.winner[i]  # the last mover made the winning move
 
 
 def test_chunk_round_trip_is_identical(worker: SelfplayWorker, batch, tmp_path: Path) -> None:
@@ -163,6 +163,30 @@ def test_gumbel_selfplay_policies(tmp_path: Path) -> None:
             legal = np.append(boards[ply].reshape(-1) == 0, False)
             assert batch.policy[i, ply].sum() == pytest.approx(1.0, abs=1e-5)
             assert np.all(batch.policy[i, ply][~legal] == 0.0)
+
+
+def test_forced_playouts_selfplay_policies() -> None:
+    """Forced playouts in the game loop, next to cheap searches: the pruned policies are
+    distributions over legal moves and the move played is one they keep."""
+    config = tiny_config(
+        "game.board_size=3",
+        "game.swap=true",
+        "mcts.forced_playouts=2",
+        "mcts.num_simulations=24",
+        "mcts.playout_cap_fraction=0.5",
+        "selfplay.continuous=false",
+    )
+    batch = SelfplayWorker(config, batch_size=4).play(seed=3)
+    for i in range(4):
+        t = int(batch.length[i])
+        boards = board.replay(3, batch.actions[i, :t], swap=True)
+        assert board.winner(boards[-1]) == int(batch.winner[i])
+        for ply in range(t):
+            legal = np.append(boards[ply].reshape(-1) == 0, ply == 1)
+            policy = batch.policy[i, ply]
+            assert policy.sum() == pytest.approx(1.0, abs=1e-5)
+            assert np.all(policy[~legal] == 0.0)
+            assert policy[batch.actions[i, ply]] > 0
 
 
 def test_clean_leftovers(tmp_path: Path) -> None:

@@ -17,11 +17,11 @@ from zeroloop.model.network import create_model
 from zeroloop.trainer.checkpoints import CheckpointMismatchError, CheckpointStore
 from zeroloop.trainer.engine import TrainEngine, cached_engine
 from zeroloop.trainer.export import export_model
-from zeroloop.trainer.fit import NonFiniteLossError, fit
-from zeroloop.trainer.loop import run_training
 from zeroloop.trainer.migrate import migrate
 from zeroloop.trainer.synthetic import SyntheticBatches
 from zeroloop.trainer.tools import overfit
+from zeroloop.trainer.train_stage import run_training
+from zeroloop.trainer.training_loop import NonFiniteLossError, fit
 
 N = 3
 B = 8
@@ -276,7 +276,7 @@ def test_trainer_imports_only_jax_side() -> None:
     import sys
 
     code = (
-        "import sys, zeroloop.trainer.loop, zeroloop.trainer.tools, zeroloop.trainer.migrate\n"
+        "import sys, zeroloop.trainer.train_stage, zeroloop.trainer.tools, zeroloop.trainer.migrate\n"
         "import zeroloop.data.loader\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('prefect', 'ray')\n"
         "       or m.startswith(('zeroloop.workers', 'zeroloop.tasks', 'zeroloop.flows'))]\n"

@@ -18,8 +18,8 @@ from zeroloop.config.model import ARCHITECTURE_KEYS, TRAINING_KEYS, ModelConfig
 from zeroloop.model.file import read_model_header
 from zeroloop.model.network import create_model
 from zeroloop.trainer.checkpoints import CheckpointMismatchError, CheckpointStore
-from zeroloop.trainer.loop import run_training
 from zeroloop.trainer.synthetic import SyntheticBatches
+from zeroloop.trainer.train_stage import run_training
 
 N, B = 3, 8
 

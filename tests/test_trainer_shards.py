@@ -12,14 +12,14 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-import zeroloop.trainer.loop as loop
+import zeroloop.trainer.train_stage as train_stage
 from zeroloop.config import ZeroloopConfig, load_config
 from zeroloop.data.positions import PositionArrays
 from zeroloop.data.shards import ShardWriter, positions_to_batch
 from zeroloop.model.file import read_model_header
 from zeroloop.trainer.checkpoints import CheckpointStore
-from zeroloop.trainer.loop import run_training
 from zeroloop.trainer.synthetic import synthetic_batch
+from zeroloop.trainer.train_stage import run_training
 
 N = 3
 B = 8
@@ -100,9 +100,9 @@ def test_train_on_shards_with_validation_and_resume(
     assert header.metadata["trained_on"] == train and header.metadata["generation"] == 1
 
     # Kill after the step-3 checkpoint: the rerun continues from the loader's saved position.
-    real = loop.default_batches
+    real = train_stage.default_batches
     with monkeypatch.context() as m:
-        m.setattr(loop, "default_batches", lambda c, s: Dying(real(c, s), 3 * B))
+        m.setattr(train_stage, "default_batches", lambda c, s: Dying(real(c, s), 3 * B))
         with pytest.raises(KeyboardInterrupt):
             run_training(cfg, train, test, tmp_path / "b")
     b = run_training(cfg, train, test, tmp_path / "b", export_path=tmp_path / "b.zl")

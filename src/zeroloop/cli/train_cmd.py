@@ -120,8 +120,8 @@ def train(
     """Train the network on position shards; resume, validate, checkpoint and export."""
     from zeroloop.model.file import ModelFileError
     from zeroloop.trainer.checkpoints import CheckpointMismatchError
-    from zeroloop.trainer.fit import NonFiniteLossError
-    from zeroloop.trainer.loop import run_training
+    from zeroloop.trainer.train_stage import run_training
+    from zeroloop.trainer.training_loop import NonFiniteLossError
 
     extra = [] if auto_resume is None else [f"train.checkpoint.auto_resume={str(auto_resume).lower()}"]
     cfg = _config(config, set_, steps, batch_size, lr, extra)

@@ -49,7 +49,16 @@ class MctsConfig(Section):
         "qtransform_by_parent_and_siblings (Q min-max normalised to [0, 1], unvisited at the minimum; "
         "unvisited_value is ignored).",
     )
-    dirichlet_alpha: float = Field(0.3, gt=0, description="Root Dirichlet noise alpha (over legal moves).")
+    dirichlet_alpha: float = Field(
+        0.3, gt=0, description="Root Dirichlet noise alpha (over legal moves); see dirichlet_total."
+    )
+    dirichlet_total: float | None = Field(
+        None,
+        gt=0,
+        description="Total Dirichlet concentration: when set, each root's alpha is dirichlet_total / "
+        "its number of legal moves (KataGo: 0.03 x 361 = 10.83), so the noise is as spread on a "
+        "nearly full board as on an empty one; dirichlet_alpha is then ignored. None = fixed alpha.",
+    )
     noise_weight: Schedule = Field(
         default_factory=lambda: [(0.0, 0.25), (0.5, 0.1), (0.8, 0.0)],
         description="Root noise weight by game progress: [(progress, weight), ...]; PUCT only.",
@@ -59,12 +68,23 @@ class MctsConfig(Section):
         ge=-1,
         le=1,
         description="Value assumed for children never visited, from the view of the player choosing "
-        "('alphazero' q_transform). With unvisited_mode 'parent' it is an offset to the parent's value.",
+        "('alphazero' q_transform). With unvisited_mode 'parent' or 'reduction' it is an offset to the "
+        "parent's value (negative: a first-play reduction).",
     )
-    unvisited_mode: Literal["absolute", "parent"] = Field(
+    unvisited_mode: Literal["absolute", "parent", "reduction"] = Field(
         "absolute",
         description="'absolute': unvisited children are worth unvisited_value; 'parent': the parent's "
-        "current value plus unvisited_value (Leela-style first-play urgency, e.g. -0.2).",
+        "current value plus unvisited_value (first-play urgency relative to the parent, e.g. -0.2); "
+        "'reduction': the parent's value plus unvisited_value x sqrt(prior mass of the children "
+        "already visited) (KataGo's and lc0's FPU reduction, e.g. -0.2).",
+    )
+    forced_playouts: float | None = Field(
+        None,
+        gt=0,
+        description="KataGo's forced playouts with policy-target pruning: k in n_forced = "
+        "sqrt(k * P * N) (KataGo: 2). Root children below n_forced visits are searched first; the "
+        "policy (target and move choice) drops the forced visits that did not make the child look "
+        "better. PUCT only, and only where root noise is on (self-play's full searches). None = off.",
     )
     temperature: Schedule = Field(
         default_factory=lambda: [(0.0, 1.0), (0.2, 0.8), (0.4, 0.5), (0.6, 0.2), (0.8, 0.1)],

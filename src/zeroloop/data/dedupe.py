@@ -12,12 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from zeroloop.data.gamebatch import GameBatch
-
-
-def rotate180_moves(moves: np.ndarray, board_size: int) -> np.ndarray:
-    """int [..., T]: each cell turned half a turn (cell -> N*N-1-cell); the swap stays."""
-    cells = board_size * board_size
-    return np.where(moves == cells, moves, cells - 1 - moves).astype(moves.dtype)
+from zeroloop.games.board import rotate180_move
 
 
 class Deduper:
@@ -40,7 +35,7 @@ class Deduper:
         n = batch.board_size
         prefix = bytes([n])
         moves = batch.moves.astype("<i2")
-        rotated = rotate180_moves(moves, n) if self.symmetric else None
+        rotated = rotate180_move(moves, n) if self.symmetric else None
         keep: list[int] = []
         offsets = batch.offsets.tolist()
         for g in range(batch.num_games):

@@ -11,9 +11,9 @@ with its targets:
 - q: the search root value from the mover's view, NaN when the game has none.
 - final_board: the game's last position in this position's mover frame (ownership).
 
-Whose move: black at even plies, white at odd ones. The swap is white's move at ply 1
-and black moves again at ply 2, so parity still holds; what the swap changes is the
-stones: black's first stone leaves its cell and a white stone stands on the mirror cell.
+Whose move: `zeroloop.games.board.mover_at` (black at even plies, white at odd ones,
+swap or not); what the swap changes is the stones: black's first stone leaves its cell
+and a white stone stands on the mirror cell.
 
 Boards are built without replaying: each game's cells get the ply at which they were
 filled, and the board before move t is every cell filled at a ply < t. One gather and
@@ -29,6 +29,7 @@ import numpy as np
 
 from zeroloop.config.data import DiffFocusConfig
 from zeroloop.data.gamebatch import GameBatch, _ranges
+from zeroloop.games.board import mover_at, rotate180_cells, rotate180_move, rotate180_policy
 from zeroloop.games.geometry import transpose_permutation
 
 SELECTORS = ("all", "final", "penultimate")
@@ -133,7 +134,7 @@ def build_positions(batch: GameBatch, games: np.ndarray, plies: np.ndarray) -> P
     fill = np.full((len(local), cells), never, dtype=ply_type)
     sign = np.zeros((len(local), cells), dtype=np.int8)
     fill[lg[placed], mv[placed]] = tm[placed]
-    sign[lg[placed], mv[placed]] = 1 - 2 * (tm[placed] % 2)
+    sign[lg[placed], mv[placed]] = 1 - 2 * mover_at(tm[placed])
     first = batch.moves[starts].astype(np.int64)
     final = sign * (fill != never)
     sw = np.flatnonzero(swapped)
@@ -142,7 +143,7 @@ def build_positions(batch: GameBatch, games: np.ndarray, plies: np.ndarray) -> P
     # Both frames per game (black's as is, white's transposed and negated), so each
     # position gathers its board straight in the mover's frame: row pg + G * mover.
     g_count = len(local)
-    mover = t % 2
+    mover = mover_at(t)
     idx = pg + g_count * mover
     fill2 = np.concatenate([fill, fill[:, cell_perm]])
     sign2 = np.concatenate([sign, -sign[:, cell_perm]])
@@ -217,16 +218,13 @@ def iter_position_blocks(
 
 def rotate180(pos: PositionArrays, board_size: int) -> PositionArrays:
     """The positions turned half a turn: board, final_board, policy and action together."""
-    cells = board_size * board_size
-    policy = pos.policy.copy()
-    policy[:, :cells] = policy[:, cells - 1 :: -1]
     return PositionArrays(
         **{
             **vars(pos),
-            "board": pos.board[:, ::-1].copy(),
-            "final_board": pos.final_board[:, ::-1].copy(),
-            "policy": policy,
-            "action": np.where(pos.action == cells, cells, cells - 1 - pos.action),
+            "board": rotate180_cells(pos.board, board_size),
+            "final_board": rotate180_cells(pos.final_board, board_size),
+            "policy": rotate180_policy(pos.policy, board_size),
+            "action": rotate180_move(pos.action, board_size),
         }
     )
 

@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from zeroloop.evaluation.agents import Agent, legal_moves
+from zeroloop.games.board import mover_at
 from zeroloop.games.board import winner as board_winner
 
 Progress = Callable[[int, int], None]
@@ -136,7 +137,7 @@ def make_openings(count: int, board_size: int, plies: int, rng: np.random.Genera
 def _decided(moves: Sequence[int], board_size: int) -> bool:
     board = np.zeros(board_size * board_size, np.int8)
     for ply, m in enumerate(moves):
-        board[m] = 1 if ply % 2 == 0 else -1
+        board[m] = 1 if mover_at(ply) == 0 else -1
     return board_winner(board.reshape(board_size, board_size)) is not None
 
 
@@ -179,14 +180,6 @@ def find_replays(results: Sequence[GameResult], board_size: int, swap: bool = Fa
     return replays
 
 
-def _to_play(moves: Sequence[int], swap_action: int) -> int:
-    # Players alternate, except that black moves again after a swap.
-    to_play = 0
-    for m in moves:
-        to_play = 0 if m == swap_action else 1 - to_play
-    return to_play
-
-
 def play_games(
     agent_a: Agent,
     agent_b: Agent,
@@ -202,7 +195,6 @@ def play_games(
     """
     from zeroloop.games.board import replay
 
-    swap_action = board_size * board_size
     moves: list[list[int]] = [list(g.opening) for g in games]
     boards = [replay(board_size, m, swap=swap)[-1] for m in moves]
     winners: list[int | None] = [board_winner(b) for b in boards]
@@ -214,7 +206,7 @@ def play_games(
             live = [
                 i
                 for i, g in enumerate(games)
-                if winners[i] is None and (_to_play(moves[i], swap_action) == g.a_color) == is_a
+                if winners[i] is None and (mover_at(len(moves[i])) == g.a_color) == is_a
             ]
             if not live:
                 continue

@@ -31,6 +31,7 @@ from zeroloop.data.gamebatch import from_chunk_table
 from zeroloop.data.positions import PositionArrays, iter_position_blocks
 from zeroloop.evaluation.agents import AgentSpec
 from zeroloop.evaluation.model_agent import ModelAgent
+from zeroloop.games.board import mover_at
 from zeroloop.model.file import load_model_file
 from zeroloop.model.network import inference_fn
 from zeroloop.solver import Budget, Solver
@@ -61,7 +62,7 @@ def _masks(moves: list[int], n: int) -> tuple[int, int]:
     """(black, white) bitboards after a swap-free move list."""
     black = white = 0
     for ply, m in enumerate(moves):
-        if ply % 2 == 0:
+        if mover_at(ply) == 0:
             black |= 1 << m
         else:
             white |= 1 << m
@@ -118,14 +119,14 @@ def play_openings(
     converted: list[bool | None] = [None] * cells
     geo = solver.geo
     while games:
-        model_turn = [c for c, m in games.items() if len(m) % 2 == winners[c]]
+        model_turn = [c for c, m in games.items() if mover_at(len(m)) == winners[c]]
         if model_turn:
             chosen = agent.choose_moves([games[c] for c in model_turn])
             for c, move in zip(model_turn, chosen, strict=True):
                 games[c].append(int(move))
         for c in [c for c in games if c not in model_turn]:
             black, white = _masks(games[c], n)
-            games[c].append(solver_move(solver, black, white, len(games[c]) % 2, budget))
+            games[c].append(solver_move(solver, black, white, mover_at(len(games[c])), budget))
         for c in list(games):
             black, white = _masks(games[c], n)
             for player, own in ((0, black), (1, white)):

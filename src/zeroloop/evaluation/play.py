@@ -16,7 +16,7 @@ import numpy as np
 
 from zeroloop.config.game import GameConfig
 from zeroloop.evaluation.agents import Agent, legal_moves
-from zeroloop.games.board import replay
+from zeroloop.games.board import mover_at, replay
 from zeroloop.games.board import winner as board_winner
 from zeroloop.games.trmph import TrmphError, cell_name, format_record, parse_cell
 
@@ -27,13 +27,6 @@ HELP = (
 )
 
 Draw = Callable[[np.ndarray, int | None], Any]
-
-
-def _to_play(moves: list[int], swap_action: int) -> int:
-    to_play = 0
-    for m in moves:
-        to_play = 0 if m == swap_action else 1 - to_play
-    return to_play
 
 
 def play_session(
@@ -63,7 +56,7 @@ def play_session(
             say(f"{COLOUR_NAMES[winner]} wins ({'you' if winner == human else 'the model'}).")
             say(f"game: {format_record(n, moves, winner)}")
             return winner
-        mover = _to_play(moves, swap_action)
+        mover = mover_at(len(moves))
         if mover != human:
             move = int(agent.choose_moves([list(moves)])[0])
             name = "swap" if move == swap_action else cell_name(move, n)
@@ -86,7 +79,7 @@ def play_session(
                 return 1 - human
             if text == "undo":
                 # Take back the person's last move and everything after it.
-                mine = [i for i in range(len(moves)) if _to_play(moves[:i], swap_action) == human]
+                mine = [i for i in range(len(moves)) if mover_at(i) == human]
                 if not mine:
                     say("nothing to undo")
                     continue

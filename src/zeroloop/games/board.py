@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
+from typing import overload
 
 import numpy as np
 
-from zeroloop.games.geometry import neighbour_table, transpose_permutation
+from zeroloop.games.geometry import neighbour_table, rotate180_permutation, transpose_permutation
 
 
 class IllegalMoveError(ValueError):
@@ -38,6 +39,13 @@ def _neighbours(board_size: int) -> tuple[tuple[int, ...], ...]:
 @cache
 def _transpose(board_size: int) -> np.ndarray:
     perm = transpose_permutation(board_size)
+    perm.setflags(write=False)
+    return perm
+
+
+@cache
+def _rotate180(board_size: int) -> np.ndarray:
+    perm = rotate180_permutation(board_size)
     perm.setflags(write=False)
     return perm
 
@@ -142,9 +150,9 @@ def replay(board_size: int, moves: Sequence[int], swap: bool = False, check_end:
     boards = np.zeros((len(moves) + 1, num_cells), dtype=np.int8)
     board = [0] * num_cells
     links = _Connections(n)
-    to_play = 0
     for ply, raw in enumerate(moves):
         move = int(raw)
+        to_play = mover_at(ply)
         if check_end and links.winner() is not None:
             raise IllegalMoveError(ply, move, "the game was already over (a player had connected)")
         if move == num_cells:
@@ -159,7 +167,6 @@ def replay(board_size: int, moves: Sequence[int], swap: bool = False, check_end:
             board[c * n + r] = -1
             links = _Connections(n)
             links.place(board, c * n + r, -1)
-            to_play = 0
         elif not 0 <= move < num_cells:
             bounds = f"cells are 0..{num_cells - 1}, swap is {num_cells}"
             raise IllegalMoveError(ply, move, f"action {move} is off the {n}x{n} board ({bounds})")
@@ -169,22 +176,38 @@ def replay(board_size: int, moves: Sequence[int], swap: bool = False, check_end:
             sign = 1 if to_play == 0 else -1
             board[move] = sign
             links.place(board, move, sign)
-            to_play = 1 - to_play
         boards[ply + 1] = board
     return boards.reshape(len(moves) + 1, n, n)
 
 
-def players_to_move(moves: Sequence[int], swap_action: int) -> np.ndarray:
-    """int8 [T]: the player (0 black, 1 white) who makes each move.
+@overload
+def mover_at(ply: int) -> int: ...
+@overload
+def mover_at(ply: np.ndarray) -> np.ndarray: ...
+def mover_at(ply: int | np.ndarray) -> int | np.ndarray:
+    """The player (0 black, 1 white) who makes move `ply` (0-based): `ply % 2`.
 
-    Players alternate, except that after a swap black moves again.
+    The one rule for "who moves at ply t", swap or not: with "swap pieces" the swap
+    (ply 1) is white's move and black moves next, exactly as after any other white
+    move. What the swap changes is the stones (black's first stone becomes a white one
+    on the mirror cell), not the order of the players. An int array [...] gives the
+    mover of each ply, same shape.
     """
-    players = np.empty(len(moves), dtype=np.int8)
-    to_play = 0
-    for ply, move in enumerate(moves):
-        players[ply] = to_play
-        to_play = 0 if move == swap_action else 1 - to_play
-    return players
+    return ply % 2
+
+
+def players_to_move(moves: Sequence[int] | np.ndarray, swap_action: int | None = None) -> np.ndarray:
+    """int8 [T]: the player (0 black, 1 white) who makes each move, `mover_at(t)`.
+
+    `swap_action` (N*N), when given, checks that a swap appears only as the second move
+    (ValueError otherwise); the players are the same with or without it.
+    """
+    moves = np.asarray(moves)
+    if swap_action is not None:
+        swaps = np.flatnonzero(moves == swap_action)
+        if swaps.size and (swaps.size > 1 or swaps[0] != 1):
+            raise ValueError(f"swap ({swap_action}) is only legal as the second move, found at {swaps}")
+    return mover_at(np.arange(moves.shape[0])).astype(np.int8)
 
 
 def mover_view(board: np.ndarray, to_play: int) -> np.ndarray:
@@ -207,15 +230,29 @@ def policy_to_mover_frame(policy: np.ndarray, to_play: int, board_size: int) -> 
 # stages augment with the rotation.
 
 
+def rotate180_cells(cells: np.ndarray, board_size: int) -> np.ndarray:
+    """[..., N*N] flat board (or per-cell values) -> turned half a turn (a copy).
+
+    The half turn is `rotate180_permutation`, cell i -> N*N-1-i, i.e. the flat cell axis
+    reversed: a slice, which copies faster than a gather (tests check it is the same map).
+    """
+    if cells.shape[-1] != board_size * board_size:
+        raise ValueError(f"expected {board_size * board_size} cells, got shape {cells.shape}")
+    return cells[..., ::-1].copy()
+
+
 def rotate180_board(board: np.ndarray) -> np.ndarray:
-    """[..., N, N] -> the board turned half a turn."""
-    return board[..., ::-1, ::-1]
+    """[..., N, N] -> the board turned half a turn (a copy)."""
+    n = board.shape[-1]
+    return rotate180_cells(board.reshape(*board.shape[:-2], n * n), n).reshape(board.shape)
 
 
 def rotate180_policy(policy: np.ndarray, board_size: int) -> np.ndarray:
-    """[..., N*N+1] -> the policy turned with the board; the swap entry stays."""
-    cells = policy[..., : board_size * board_size][..., ::-1]
-    return np.concatenate([cells, policy[..., board_size * board_size :]], axis=-1)
+    """[..., N*N+1] -> the policy turned with the board; the swap entry stays (a copy)."""
+    cells = board_size * board_size
+    out = policy.copy()
+    out[..., :cells] = policy[..., cells - 1 :: -1]  # rotate180_cells without its copy
+    return out
 
 
 def transpose_swap_board(board: np.ndarray) -> np.ndarray:
@@ -228,10 +265,14 @@ def transpose_policy(policy: np.ndarray, board_size: int) -> np.ndarray:
     return policy[..., _transpose(board_size)]
 
 
-def rotate180_move(move: int, board_size: int) -> int:
-    """The action `move` (board frame, N*N = swap) after a half turn; the swap stays."""
-    cells = board_size * board_size
-    return move if move == cells else cells - 1 - move
+def rotate180_move(move: int | np.ndarray, board_size: int) -> int | np.ndarray:
+    """The action `move` (board frame, N*N = swap) after a half turn; the swap stays.
+
+    An int gives an int; an int array [...] gives an array of the same dtype.
+    """
+    if isinstance(move, np.ndarray):
+        return _rotate180(board_size)[move].astype(move.dtype)
+    return int(_rotate180(board_size)[move])
 
 
 def transpose_move(move: int, board_size: int) -> int:

@@ -38,3 +38,10 @@ def transpose_permutation(board_size: int) -> np.ndarray:
     n = board_size
     idx = np.arange(n * n).reshape(n, n).T.reshape(-1)
     return np.concatenate([idx, [n * n]]).astype(np.int32)
+
+
+def rotate180_permutation(board_size: int) -> np.ndarray:
+    """int32 [N*N+1]: action a=(r,c) -> (N-1-r, N-1-c), i.e. cell -> N*N-1-cell; swap
+    maps to itself. An involution: the half turn, Hex's other symmetry."""
+    cells = board_size * board_size
+    return np.concatenate([np.arange(cells - 1, -1, -1), [cells]]).astype(np.int32)

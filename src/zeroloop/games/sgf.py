@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zeroloop.games.board import mover_at
 from zeroloop.games.trmph import cell_name
 
 SWAP_MOVE = "swap-pieces"
@@ -68,7 +69,7 @@ def format_sgf(
             name = cell_name(move, n)
         else:
             raise ValueError(f"move {ply + 1}: {move} is not a cell of the {n}x{n} board")
-        nodes.append(f";{_COLOURS[ply % 2]}[{name}]")
+        nodes.append(f";{_COLOURS[mover_at(ply)]}[{name}]")
     return "(" + "".join(nodes) + ")\n"
 
 

@@ -16,6 +16,8 @@ import math
 from collections.abc import Callable, Sequence
 from xml.sax.saxutils import escape
 
+from zeroloop.games.board import mover_at
+
 # Colours chosen to read on the dashboard's light and dark themes alike (own background).
 BACKGROUND = "#f4ecd8"
 EMPTY = "#e2c892"
@@ -48,8 +50,7 @@ def game_stones(board_size: int, moves: Sequence[int]) -> dict[int, tuple[int, i
             raise ValueError(f"move {ply + 1}: cell {move} is not on a {n}x{n} board")
         if move in stones:
             raise ValueError(f"move {ply + 1}: cell {move} is already occupied")
-        # The player to move at ply t is t % 2, before and after a swap (docs/hex.md).
-        stones[move] = (ply % 2, ply + 1)
+        stones[move] = (mover_at(ply), ply + 1)
     return stones
 
 

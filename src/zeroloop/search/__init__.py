@@ -12,9 +12,9 @@ from zeroloop.search.mcts import (
     evaluate,
     make_recurrent_fn,
     qtransform_alphazero,
+    root_dirichlet_alpha,
     run_search,
 )
-from zeroloop.search.outcome import movers, outcome_for_movers
 from zeroloop.search.schedules import Piecewise, game_progress, piecewise, schedule_value
 from zeroloop.search.selfplay import SelfplayBatch, make_selfplay_fn, select_action
 
@@ -29,10 +29,9 @@ __all__ = [
     "game_progress",
     "make_recurrent_fn",
     "make_selfplay_fn",
-    "movers",
-    "outcome_for_movers",
     "piecewise",
     "qtransform_alphazero",
+    "root_dirichlet_alpha",
     "run_search",
     "schedule_value",
     "select_action",

@@ -24,6 +24,10 @@ With `pb_c_base` -> infinity the log vanishes and `pb_c_init` *is* AlphaZero's c
 q-transform min-max normalises Q to [0, 1], which roughly doubles the weight of the
 prior term for the same constant. `q_transform = 'alphazero'` keeps Q raw so that
 c_puct means what it meant in AlphaZero and in the seed (3.0).
+
+With `forced_playouts` the PUCT search runs through `mctx.search` with the root's action
+selection from `zeroloop.search.forced` (KataGo's forced playouts) and returns the
+pruned visit distribution as the policy in the rows that have root noise.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ import mctx
 
 from zeroloop.config.mcts import MctsConfig
 from zeroloop.games.hex import Hex, HexState
+from zeroloop.search.forced import forced_root_selection, pruned_root_visits
 
 # apply(params, obs [B, N, N, 3]) -> (logits [B, N*N+1] mover's frame, value [B] mover's view).
 ApplyFn = Callable[[Any, jax.Array], tuple[jax.Array, jax.Array]]
@@ -64,8 +69,10 @@ class SearchParams:
     c_puct_base: float | None = None
     q_transform: Literal["alphazero", "minmax"] = "alphazero"
     unvisited_value: float = 0.0
-    unvisited_mode: Literal["absolute", "parent"] = "absolute"
+    unvisited_mode: Literal["absolute", "parent", "reduction"] = "absolute"
     dirichlet_alpha: float = 0.3
+    dirichlet_total: float | None = None
+    forced_playouts: float | None = None
     gumbel_scale: float = 1.0
     max_num_considered_actions: int = 16
 
@@ -81,6 +88,8 @@ class SearchParams:
             unvisited_value=config.unvisited_value,
             unvisited_mode=config.unvisited_mode,
             dirichlet_alpha=config.dirichlet_alpha,
+            dirichlet_total=config.dirichlet_total,
+            forced_playouts=config.forced_playouts,
             gumbel_scale=config.gumbel_scale,
             max_num_considered_actions=config.max_num_considered_actions,
         )
@@ -144,8 +153,17 @@ def make_recurrent_fn(env: Hex, apply: ApplyFn) -> mctx.RecurrentFn:
     return recurrent_fn
 
 
+def root_dirichlet_alpha(legal: jax.Array, total: float) -> jax.Array:
+    """float32 [B, 1]: alpha = total / number of legal moves, per position (KataGo's scaling).
+
+    legal: bool [B, A]. A row without legal moves (a finished game) gets `total`.
+    """
+    count = legal.sum(axis=-1, keepdims=True).astype(jnp.float32)
+    return total / jnp.maximum(count, 1.0)
+
+
 def add_root_noise(
-    rng_key: jax.Array, logits: jax.Array, legal: jax.Array, alpha: float, weight: jax.Array
+    rng_key: jax.Array, logits: jax.Array, legal: jax.Array, alpha: float | jax.Array, weight: jax.Array
 ) -> jax.Array:
     """Mix Dirichlet(alpha) noise over the *legal* moves into the root prior.
 
@@ -153,7 +171,8 @@ def add_root_noise(
     actions, illegal ones included; doing it here gives each game its own weight (from
     the schedule) and puts all of the noise on moves that can be played.
 
-    logits: float32 [B, A] board-frame prior logits; legal: bool [B, A]; weight: float32 [B].
+    logits: float32 [B, A] board-frame prior logits; legal: bool [B, A]; weight: float32 [B];
+    alpha: one float, or float32 [B, 1] per position (`root_dirichlet_alpha`).
     Returns float32 [B, A] logits of `(1 - weight) * softmax(logits) + weight * noise`.
     """
     gamma = jax.random.gamma(rng_key, alpha, shape=logits.shape, dtype=jnp.float32)
@@ -170,17 +189,32 @@ def qtransform_alphazero(
     node_index: jax.Array,
     *,
     unvisited_value: float = 0.0,
-    relative_to_parent: bool = False,
+    unvisited_mode: Literal["absolute", "parent", "reduction"] = "absolute",
 ) -> jax.Array:
-    """Raw Q in [-1, 1] (chooser's view), unvisited children at a fixed or parent-relative value.
+    """Raw Q in [-1, 1] (chooser's view) for visited children; unvisited ones ("first play") at
 
+    * 'absolute':  unvisited_value;
+    * 'parent':    V(parent) + unvisited_value;
+    * 'reduction': V(parent) + unvisited_value * sqrt(sum of the prior of the visited children),
+      KataGo's and lc0's FPU reduction: no reduction before the first visit, the full one
+      once the search has committed to the moves the prior likes.
+
+    V(parent) is mctx's running mean of the node (`tree.node_values`), from the view of the
+    player to move there, i.e. the chooser, like Q.
     tree: an *unbatched* mctx tree; node_index: int []. Returns float32 [A].
     Children masked as illegal (prior logit at ILLEGAL_LOGIT) score far below any legal one,
     because mctx masks `invalid_actions` at the root only.
     """
     qvalues = tree.qvalues(node_index)
     visits = tree.children_visits[node_index]
-    fill = unvisited_value + (tree.node_values[node_index] if relative_to_parent else 0.0)
+    if unvisited_mode == "absolute":
+        fill = jnp.asarray(unvisited_value, jnp.float32)
+    else:
+        offset = jnp.asarray(unvisited_value, jnp.float32)
+        if unvisited_mode == "reduction":
+            prior = jax.nn.softmax(tree.children_prior_logits[node_index])
+            offset = offset * jnp.sqrt(jnp.sum(jnp.where(visits > 0, prior, 0.0)))
+        fill = tree.node_values[node_index] + offset
     value = jnp.where(visits > 0, qvalues, fill)
     return _hide_illegal(tree, node_index, value)
 
@@ -203,7 +237,7 @@ def make_qtransform(sp: SearchParams) -> mctx.QTransform:
     return partial(
         qtransform_alphazero,
         unvisited_value=sp.unvisited_value,
-        relative_to_parent=sp.unvisited_mode == "parent",
+        unvisited_mode=sp.unvisited_mode,
     )
 
 
@@ -219,7 +253,8 @@ def run_search(
     """Search a batch of positions.
 
     states: HexState with batch shape [B] (finished games are allowed; their output is junk).
-    noise_weight: float32 [B] root Dirichlet weight per game (PUCT only; 0 = no noise).
+    noise_weight: float32 [B] root Dirichlet weight per game (PUCT only; 0 = no noise). With
+    `sp.forced_playouts`, the rows with noise also get forced playouts and a pruned policy.
     """
     noise_key, search_key = jax.random.split(rng_key)
     logits, value = evaluate(env, apply, params, states)
@@ -239,8 +274,13 @@ def run_search(
             gumbel_scale=sp.gumbel_scale,
         )
     else:
-        noisy = add_root_noise(noise_key, logits, legal, sp.dirichlet_alpha, noise_weight)
+        alpha: float | jax.Array = sp.dirichlet_alpha
+        if sp.dirichlet_total is not None:
+            alpha = root_dirichlet_alpha(legal, sp.dirichlet_total)  # [B, 1], one per game
+        noisy = add_root_noise(noise_key, logits, legal, alpha, noise_weight)
         root = mctx.RootFnOutput(prior_logits=noisy, value=value, embedding=states)
+        if sp.forced_playouts is not None:
+            return _search_forced(sp, params, search_key, root, recurrent_fn, legal, noise_weight > 0)
         out = mctx.muzero_policy(
             params,
             search_key,
@@ -257,6 +297,60 @@ def run_search(
     policy = jnp.where(legal, out.action_weights, 0.0)
     return SearchResult(
         action=out.action.astype(jnp.int32),
+        policy=policy.astype(jnp.float32),
+        visit_counts=summary.visit_counts.astype(jnp.int32),
+        root_value=summary.value.astype(jnp.float32),
+    )
+
+
+def _search_forced(
+    sp: SearchParams,
+    params: Any,
+    rng_key: jax.Array,
+    root: mctx.RootFnOutput,
+    recurrent_fn: mctx.RecurrentFn,
+    legal: jax.Array,
+    forced_rows: jax.Array,
+) -> SearchResult:
+    """PUCT with KataGo's forced playouts in the rows `forced_rows` (bool [B]); see search/forced.py.
+
+    `mctx.muzero_policy` with the root's action selection swapped: `mctx.search` with
+    `forced_root_selection` at the root and mctx's own PUCT below it. The policy is the
+    pruned visit distribution in the forced rows, the plain one elsewhere. Keys, root
+    prior and action sampling follow muzero_policy (dirichlet_fraction 0) step by step,
+    so a row that does not force gets exactly what the plain search gives it (tested).
+    """
+    action_key, _, search_key = jax.random.split(rng_key, 3)  # muzero_policy's split
+    probs = jax.nn.softmax(root.prior_logits)
+    logits = jnp.log(jnp.maximum(probs, jnp.finfo(probs.dtype).tiny))
+    logits = logits - jnp.max(logits, axis=-1, keepdims=True)
+    root = root.replace(prior_logits=jnp.where(legal, logits, jnp.finfo(logits.dtype).min))
+    puct: dict[str, Any] = {
+        "qtransform": make_qtransform(sp),
+        "pb_c_init": sp.c_puct,
+        "pb_c_base": sp.c_puct_base or CONSTANT_C_BASE,
+    }
+    k = float(sp.forced_playouts or 0.0)
+    tree = mctx.search(
+        params,
+        search_key,
+        root=root,
+        recurrent_fn=recurrent_fn,
+        root_action_selection_fn=partial(forced_root_selection, k=k, **puct),
+        interior_action_selection_fn=partial(mctx.muzero_action_selection, **puct),
+        num_simulations=sp.num_simulations,
+        invalid_actions=~legal,
+        extra_data=forced_rows,
+    )
+    summary = tree.summary()
+    pruned = jax.vmap(partial(pruned_root_visits, k=k, **puct))(tree)
+    counts = jnp.where(forced_rows[:, None], pruned, summary.visit_counts.astype(jnp.float32))
+    counts = jnp.where(legal, counts, 0.0)
+    policy = counts / jnp.maximum(counts.sum(-1, keepdims=True), 1.0)
+    action_logits = jnp.log(jnp.maximum(policy, jnp.finfo(policy.dtype).tiny))
+    action = jax.random.categorical(action_key, action_logits - jnp.max(action_logits, -1, keepdims=True))
+    return SearchResult(
+        action=action.astype(jnp.int32),
         policy=policy.astype(jnp.float32),
         visit_counts=summary.visit_counts.astype(jnp.int32),
         root_value=summary.value.astype(jnp.float32),

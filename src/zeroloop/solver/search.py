@@ -295,7 +295,4 @@ def position_after(board_size: int, moves: Sequence[int], swap: bool = False) ->
     Raises `zeroloop.games.board.IllegalMoveError` for an illegal move list.
     """
     boards = hexboard.replay(board_size, moves, swap=swap)
-    to_play = 0
-    if len(moves):
-        to_play = 1 - int(hexboard.players_to_move(moves, board_size * board_size)[-1])
-    return boards[-1], to_play
+    return boards[-1], hexboard.mover_at(len(moves))

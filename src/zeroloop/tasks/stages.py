@@ -137,7 +137,7 @@ def train_task(
     init_model: str | None,
     init_state: str | None = None,
 ) -> dict[str, Any]:
-    from zeroloop.trainer.loop import run_training
+    from zeroloop.trainer.train_stage import run_training
 
     rd = RunDir.at(run_dir)
     return _run_stage(

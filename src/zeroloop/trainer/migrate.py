@@ -23,7 +23,7 @@ from zeroloop.model.file import ModelFileError, read_model_header
 from zeroloop.model.network import create_model
 from zeroloop.trainer.checkpoints import CheckpointStore
 from zeroloop.trainer.engine import TrainEngine
-from zeroloop.trainer.fit import FitResult, save_final
+from zeroloop.trainer.training_loop import FitResult, save_final
 
 
 @dataclass

@@ -66,7 +66,7 @@ def sweep_trial(params: dict[str, Any], spec: dict[str, Any]) -> None:
     """One trial (runs in a Ray worker): train with `params` in OUT/trials/TRIAL_ID."""
     from ray import tune
 
-    from zeroloop.trainer.loop import run_training
+    from zeroloop.trainer.train_stage import run_training
 
     sweep = SweepSpec(**spec)
     config = sweep.trial_config(params)

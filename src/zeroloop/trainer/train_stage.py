@@ -26,9 +26,9 @@ from zeroloop.model.network import PolicyValueNet, create_model
 from zeroloop.trainer.checkpoints import CheckpointMismatchError, CheckpointStore, meta_differences
 from zeroloop.trainer.engine import Batch, cached_engine
 from zeroloop.trainer.export import export_model
-from zeroloop.trainer.fit import EarlyStopState, FitResult, ProgressFn, fit, save_final
 from zeroloop.trainer.metrics import MetricsLogger, peak_memory
 from zeroloop.trainer.provenance import build_provenance
+from zeroloop.trainer.training_loop import EarlyStopState, FitResult, ProgressFn, fit, save_final
 
 log = logging.getLogger("zeroloop.trainer")
 

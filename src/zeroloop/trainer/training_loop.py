@@ -3,7 +3,7 @@ the NaN/inf guard and periodic checkpoints.
 
 `fit` knows nothing about shards: it takes an iterator of batch dicts and, for exact
 resume, an optional object with `state_dict()` (the loader). `run_training` in
-`loop.py` wires it to the real loader, checkpoints and export.
+`train_stage.py` wires it to the real loader, checkpoints and export.
 """
 
 from __future__ import annotations
