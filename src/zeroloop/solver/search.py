@@ -1,21 +1,28 @@
-"""Exact Hex solver: boolean negamax with a transposition table and must-play pruning.
+"""Exact Hex solver: depth-first proof-number search over H-search's must-play moves.
 
 `solve(board, to_play)` answers "does the side to move win with perfect play, and
 with which move?". The search is exact: every pruning rule below is a theorem, not a
 heuristic, and a result is only ever stored or returned once proven. When the node
 or time budget runs out the answer is `winner=None` ("unknown"), never a guess.
 
-At each node (mover M, opponent O):
+Evaluating a position (mover M, opponent O; one "node" of the budget):
 1. M has a cell that connects at once: win.
-2. O has two or more such cells: loss (M can block one). One: M must play it.
-3. M already has a chain of disjoint-carrier bridges and edge templates
-   (`bitboard.chain`): win, playing a carrier cell.
-4. O has such a chain: loss (it survives any M move).
-5. Must-play region: for each empty cell m, if O playing m gives O a chain with
-   carrier C, M must play in C + {m} (otherwise O plays m and wins). M's candidate
-   moves are the intersection over all such m; empty means loss.
-6. Otherwise try the candidates in order (network policy when given, else
-   centre first) and recurse; a proven result goes into the table.
+2. O has two or more such cells: loss (M can block one).
+3. H-search (`vc.hsearch`) finds M a semi or full connection between its edges:
+   win (play the semi's key; with a full one any move wins).
+4. H-search finds O a full connection: loss (it survives any M move).
+5. Must-play: M's candidate moves are the intersection of the carriers of O's semi
+   connections (O wins by its key unless M plays inside the carrier), and O's
+   one-move win when it has one; empty means loss.
+Otherwise the position is open, with those candidates as its moves.
+
+The search over open positions is df-pn (Nagai's depth-first proof-number search,
+negamax form, with the 1 + epsilon trick): a position's proof number is the smallest
+disproof number of its children, its disproof number the sum of their proof numbers;
+a new position starts at (1, its number of candidates). Proven positions go into a
+transposition table (also looked up under the 180-degree rotation); the proof and
+disproof numbers of open ones are only a search order and are never read as results.
+A policy (a network's, or centre first) breaks ties between equally promising moves.
 """
 
 from __future__ import annotations

@@ -119,14 +119,14 @@ def hsearch(
         if x == y:
             return
         pair = (x, y) if x < y else (y, x)
-        for c in full.get(pair, ()):
-            if c & ~carrier == 0:
-                return
         have = semi.get(pair)
         if have is None:
             have = semi[pair] = []
         elif len(have) >= max_semi:
             return
+        for c in full.get(pair, ()):
+            if c & ~carrier == 0:
+                return
         for c, _ in have:
             if c & ~carrier == 0:
                 return
@@ -179,9 +179,10 @@ def hsearch(
             pair = (x, y) if x < y else (y, x)
             if stop_at_semi and pair == edge_pair:
                 return EdgeConnections(None, ((carrier, key),))
-            # OR: greedily intersect with the other semis of the pair, smallest first.
+            # OR: greedily intersect with the other semis of the pair (in the order
+            # found, which is roughly smallest first).
             meet, union = carrier, carrier
-            for other, _ in sorted(semi[pair], key=lambda s: s[0].bit_count()):
+            for other, _ in semi[pair]:
                 if other & meet != meet:
                     meet &= other
                     union |= other
