@@ -61,8 +61,8 @@ def hsearch(
     own: int,
     empty: int,
     player: int,
-    max_full: int = 4,
-    max_semi: int = 6,
+    max_full: int = 6,
+    max_semi: int = 8,
     stop_at_semi: bool = False,
 ) -> EdgeConnections:
     """H-search for `player` (0 black, top-bottom; 1 white, left-right).
@@ -88,18 +88,24 @@ def hsearch(
         touching.append(dilate(group) & empty)
     n_nodes = cells + len(touching)
 
-    full: dict[tuple[int, int], list[int]] = {}
-    semi: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    # Per node pair (key lo * 1024 + hi): carriers of full and (carrier, key) of semi
+    # connections found; per node, (other end, carrier[, key]) of each one already
+    # processed (so each two connections are combined once, by the later one).
+    full: dict[int, list[int]] = {}
+    semi: dict[int, list[tuple[int, int]]] = {}
     fulls_at: list[list[tuple[int, int]]] = [[] for _ in range(n_nodes)]
     semis_at: list[list[tuple[int, int, int]]] = [[] for _ in range(n_nodes)]
+    # Pairs joined with an empty carrier (adjacent, or through a group): no semi or
+    # other full of theirs can add anything.
+    joined: set[int] = set()
     queue: list[tuple[int, int, int, int]] = []  # (x, y, carrier, key or -1 for full)
-    edge_pair = (edge_a, edge_b)
+    edge_pair = edge_a * 1024 + edge_b
     found_full: list[int] = []
 
     def add_full(x: int, y: int, carrier: int) -> None:
-        if x == y:
+        pair = x * 1024 + y if x < y else y * 1024 + x
+        if pair in joined:
             return
-        pair = (x, y) if x < y else (y, x)
         have = full.get(pair)
         if have is None:
             have = full[pair] = []
@@ -108,17 +114,17 @@ def hsearch(
         for c in have:
             if c & ~carrier == 0:  # a smaller (or equal) carrier already known
                 return
+        if not carrier:
+            joined.add(pair)
         have.append(carrier)
-        fulls_at[x].append((y, carrier))
-        fulls_at[y].append((x, carrier))
         if pair == edge_pair:
             found_full.append(carrier)
         queue.append((x, y, carrier, -1))
 
     def add_semi(x: int, y: int, carrier: int, key: int) -> None:
-        if x == y:
+        pair = x * 1024 + y if x < y else y * 1024 + x
+        if pair in joined:
             return
-        pair = (x, y) if x < y else (y, x)
         have = semi.get(pair)
         if have is None:
             have = semi[pair] = []
@@ -131,8 +137,6 @@ def hsearch(
             if c & ~carrier == 0:
                 return
         have.append((carrier, key))
-        semis_at[x].append((y, carrier, key))
-        semis_at[y].append((x, carrier, key))
         queue.append((x, y, carrier, key))
 
     # Base: adjacent empty cells, and empty cells next to a group or edge.
@@ -156,27 +160,29 @@ def hsearch(
                 w_bit = 1 << w if w < cells else 0
                 if z < cells:
                     z_bit = 1 << z
-                    for u, other in list(fulls_at[z]):
+                    for u, other in fulls_at[z]:
                         if u == w or other & carrier or other & w_bit:
                             continue
                         if u < cells and carrier >> u & 1:
                             continue
                         add_semi(w, u, carrier | other | z_bit, z)
                 else:
-                    for u, other in list(fulls_at[z]):
+                    for u, other in fulls_at[z]:
                         if u == w or other & carrier or other & w_bit:
                             continue
                         if u < cells and carrier >> u & 1:
                             continue
                         add_full(w, u, carrier | other)
-                    for u, other, k in list(semis_at[z]):
+                    for u, other, k in semis_at[z]:
                         if u == w or other & carrier or other & w_bit:
                             continue
                         if u < cells and carrier >> u & 1:
                             continue
                         add_semi(w, u, carrier | other, k)
+            fulls_at[x].append((y, carrier))
+            fulls_at[y].append((x, carrier))
         else:
-            pair = (x, y) if x < y else (y, x)
+            pair = x * 1024 + y if x < y else y * 1024 + x
             if stop_at_semi and pair == edge_pair:
                 return EdgeConnections(None, ((carrier, key),))
             # OR: greedily intersect with the other semis of the pair (in the order
@@ -194,12 +200,14 @@ def hsearch(
                 if z < cells:
                     continue
                 w_bit = 1 << w if w < cells else 0
-                for u, other in list(fulls_at[z]):
+                for u, other in fulls_at[z]:
                     if u == w or other & carrier or other & w_bit:
                         continue
                     if u < cells and carrier >> u & 1:
                         continue
                     add_semi(w, u, carrier | other, key)
+            semis_at[x].append((y, carrier, key))
+            semis_at[y].append((x, carrier, key))
     if found_full:
         return EdgeConnections(found_full[0], ())
     return EdgeConnections(None, tuple(semi.get(edge_pair, ())))
