@@ -10,6 +10,8 @@ that the solver's move wins according to the oracle.
 from __future__ import annotations
 
 import functools
+import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pyspiel
@@ -240,3 +242,26 @@ def test_5x5_one_move_openings_are_solved_within_a_node_budget(cell: int, winner
         assert Solver(5).solve(after, 0, Budget(nodes=5_000)).winner == 1
     else:
         assert r.move is None
+
+
+def _solve_openings_script():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "solve_openings.py"
+    spec = importlib.util.spec_from_file_location("solve_openings", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_solve_openings_benchmark_prints_every_opening(capsys: pytest.CaptureFixture[str]) -> None:
+    bench = _solve_openings_script()
+    assert bench.main(["--size", "4"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in lines[1:-1]]
+    assert [r[0] for r in rows] == [f"{c}{r}" for r in range(1, 5) for c in "abcd"]
+    assert [r[0] for r in rows if r[1] == "black"] == ["d1", "c2", "b3", "a4"]
+    assert lines[-1].startswith("solved 16 of 16")
+    # Random positions: the requested count, none decided by a one-node solve.
+    assert bench.main(["--size", "5", "--random", "12", "--count", "3", "--seed", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 5 and all(int(line.split()[3]) > 1 for line in lines[1:-1])
