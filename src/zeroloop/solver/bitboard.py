@@ -1,4 +1,4 @@
-"""Hex boards as Python-int bitboards: neighbour dilation, flood fill, bridges.
+"""Hex boards as Python-int bitboards: neighbour dilation, flood fill, edge masks.
 
 Bit i of a mask is cell i = row * N + col (the board frame of `zeroloop.games.hex`).
 Black (player 0) connects the top row to the bottom row, white (player 1) the left
@@ -15,22 +15,6 @@ import numpy as np
 
 from zeroloop.games.geometry import neighbour_table
 
-# Edge templates for black and the top edge, as (row, col) offsets of the carrier
-# from the stone (white's are the transposes, the bottom edge's the 180-degree
-# turns). Template II: a stone on the second row and its two edge neighbours.
-# Template IIIa (the ziggurat) and its mirror image: a stone on the third row and
-# eight empty cells. tests/test_solver.py checks each is a second-player connection
-# and that no carrier cell can be dropped.
-EDGE_TEMPLATES: tuple[tuple[tuple[int, int], ...], ...] = (
-    ((-1, 0), (-1, 1)),
-    ((0, 1), (-1, 0), (-1, 1), (-1, 2), (-2, 0), (-2, 1), (-2, 2), (-2, 3)),
-    ((0, -1), (-1, -1), (-1, 0), (-1, 1), (-2, -1), (-2, 0), (-2, 1), (-2, 2)),
-)
-
-# Edge nodes of the virtual-connection graph, numbered after the cells.
-EDGE_A = -1  # black: top, white: left
-EDGE_B = -2  # black: bottom, white: right
-
 
 def iter_bits(mask: int):
     """Yield the cell indices of the set bits of `mask`, lowest first."""
@@ -40,11 +24,6 @@ def iter_bits(mask: int):
         mask ^= low
 
 
-def popcount(mask: int) -> int:
-    """Number of set bits."""
-    return mask.bit_count()
-
-
 @dataclass(frozen=True)
 class Geometry:
     """Precomputed masks of one board size (get one with `geometry(n)`).
@@ -52,20 +31,12 @@ class Geometry:
     full:       every cell.
     edges:      per player, (first edge, second edge) masks.
     neighbours: per cell, the mask of its on-board neighbours.
-    bridges:    per cell, (partner cell, carrier mask of the two common neighbours).
-    edge_links: per player and cell, (edge node, carrier mask) of each edge template
-                (`EDGE_TEMPLATES`) that fits: a stone with that carrier empty is
-                virtually connected to that edge.
     """
 
     n: int
     full: int
     edges: tuple[tuple[int, int], tuple[int, int]]
     neighbours: tuple[int, ...]
-    bridges: tuple[tuple[tuple[int, int], ...], ...]
-    edge_links: tuple[tuple[tuple[tuple[int, int], ...], ...], ...]
-    bridge_partners: tuple[int, ...] = field(repr=False)
-    edge_reach: tuple[tuple[int, int], tuple[int, int]] = field(repr=False)
     not_col0: int = field(repr=False)
     not_collast: int = field(repr=False)
     centre_order: tuple[int, ...] = field(repr=False)
@@ -126,44 +97,6 @@ def geometry(n: int) -> Geometry:
     bottom = top << (n * (n - 1))
     edges = ((top, bottom), (col0, collast))
 
-    bridges: list[tuple[tuple[int, int], ...]] = []
-    for i in range(cells):
-        out = []
-        for j in range(cells):
-            if j == i or neighbours[i] >> j & 1:
-                continue
-            common = neighbours[i] & neighbours[j]
-            if popcount(common) == 2:
-                out.append((j, common))
-        bridges.append(tuple(out))
-
-    edge_links = []
-    for player in (0, 1):
-        per_cell = []
-        for i in range(cells):
-            r, c = divmod(i, n)
-            links = []
-            for node, sign in ((EDGE_A, 1), (EDGE_B, -1)):
-                for offsets in EDGE_TEMPLATES:
-                    carrier = 0
-                    for dr, dc in offsets:
-                        dr, dc = sign * dr, sign * dc  # 180-degree turn for the far edge
-                        if player == 1:
-                            dr, dc = dc, dr  # white: the transpose of black's template
-                        rr, cc = r + dr, c + dc
-                        if not (0 <= rr < n and 0 <= cc < n):
-                            break
-                        carrier |= 1 << (rr * n + cc)
-                    else:
-                        # Only a template whose far row is the edge row counts.
-                        depth = max(-odr for odr, _ in offsets)
-                        line = r if player == 0 else c
-                        at_edge = line == depth if node == EDGE_A else line == n - 1 - depth
-                        if at_edge:
-                            links.append((node, carrier))
-            per_cell.append(tuple(links))
-        edge_links.append(tuple(per_cell))
-
     # Centre first: a static move order for searches without a policy.
     rows, cols = np.divmod(np.arange(cells), n)
     centre = (n - 1) / 2
@@ -176,72 +109,7 @@ def geometry(n: int) -> Geometry:
         full=full,
         edges=edges,
         neighbours=neighbours,
-        bridges=tuple(bridges),
-        edge_links=tuple(edge_links),
-        bridge_partners=tuple(sum(1 << j for j, _ in row) for row in bridges),
-        edge_reach=tuple(
-            (
-                sum(1 << i for i, links in enumerate(per_cell) if any(node == EDGE_A for node, _ in links)),
-                sum(1 << i for i, links in enumerate(per_cell) if any(node == EDGE_B for node, _ in links)),
-            )
-            for per_cell in edge_links
-        ),
         not_col0=full & ~col0,
         not_collast=full & ~collast,
         centre_order=order,
     )
-
-
-def chain(geo: Geometry, own: int, empty: int, player: int, reverse: bool = False) -> tuple[bool, int, int]:
-    """Greedy search for a second-player virtual connection of `player`'s edges.
-
-    own: the player's stones; empty: the empty cells. Starting from the stones on the
-    first edge (the second when `reverse`), groups of adjacent stones are added when a
-    bridge or an edge template whose carrier is empty, and disjoint from the carriers
-    used so far, joins them. Such a chain is a win for `player` even with the opponent
-    to move: an intrusion into one carrier is answered in the same carrier, and the
-    carriers do not overlap. Greedy, so it can miss a chain; it never claims a false one.
-
-    Returns (connected, union of the carriers used, stones reached from the start edge);
-    carrier 0 with connected means the edges are already joined by stones.
-    """
-    first, second = geo.edges[player]
-    start_node, goal_node = EDGE_A, EDGE_B
-    to_first, to_second = geo.edge_reach[player]
-    if reverse:
-        first, second, start_node, goal_node = second, first, goal_node, start_node
-        to_first, to_second = to_second, to_first
-    flood = geo.flood
-    links = geo.edge_links[player]
-    bridges = geo.bridges
-    partners = geo.bridge_partners
-    reach = flood(first, own)
-    used = 0
-    # Stones a template away from the start edge join it too.
-    for cell in iter_bits(own & to_first & ~reach):
-        if reach >> cell & 1:
-            continue
-        for node, carrier in links[cell]:
-            if node == start_node and carrier & empty == carrier and not carrier & used:
-                used |= carrier
-                reach |= flood(1 << cell, own)
-                break
-    while True:
-        if reach & second:
-            return True, used, reach
-        for cell in iter_bits(reach & to_second):
-            for node, carrier in links[cell]:
-                if node == goal_node and carrier & empty == carrier and not carrier & used:
-                    return True, used | carrier, reach
-        grown = False
-        for cell in iter_bits(own & ~reach):
-            if not partners[cell] & reach or reach >> cell & 1:
-                continue
-            for partner, carrier in bridges[cell]:
-                if reach >> partner & 1 and carrier & empty == carrier and not carrier & used:
-                    used |= carrier
-                    reach |= flood(1 << cell, own)
-                    grown = True
-                    break
-        if not grown:
-            return False, used, reach

@@ -1,21 +1,28 @@
-"""Exact Hex solver: boolean negamax with a transposition table and must-play pruning.
+"""Exact Hex solver: depth-first proof-number search over H-search's must-play moves.
 
 `solve(board, to_play)` answers "does the side to move win with perfect play, and
 with which move?". The search is exact: every pruning rule below is a theorem, not a
 heuristic, and a result is only ever stored or returned once proven. When the node
 or time budget runs out the answer is `winner=None` ("unknown"), never a guess.
 
-At each node (mover M, opponent O):
+Evaluating a position (mover M, opponent O; one "node" of the budget):
 1. M has a cell that connects at once: win.
-2. O has two or more such cells: loss (M can block one). One: M must play it.
-3. M already has a chain of disjoint-carrier bridges and edge templates
-   (`bitboard.chain`): win, playing a carrier cell.
-4. O has such a chain: loss (it survives any M move).
-5. Must-play region: for each empty cell m, if O playing m gives O a chain with
-   carrier C, M must play in C + {m} (otherwise O plays m and wins). M's candidate
-   moves are the intersection over all such m; empty means loss.
-6. Otherwise try the candidates in order (network policy when given, else
-   centre first) and recurse; a proven result goes into the table.
+2. O has two or more such cells: loss (M can block one).
+3. H-search (`vc.hsearch`) finds M a semi or full connection between its edges:
+   win (play the semi's key; with a full one any move wins).
+4. H-search finds O a full connection: loss (it survives any M move).
+5. Must-play: M's candidate moves are the intersection of the carriers of O's semi
+   connections (O wins by its key unless M plays inside the carrier), and O's
+   one-move win when it has one; empty means loss.
+Otherwise the position is open, with those candidates as its moves.
+
+The search over open positions is df-pn (Nagai's depth-first proof-number search,
+negamax form, with the 1 + epsilon trick): a position's proof number is the smallest
+disproof number of its children, its disproof number the sum of their proof numbers;
+a new position starts at (1, its number of candidates). Proven positions go into a
+transposition table (also looked up under the 180-degree rotation); the proof and
+disproof numbers of open ones are only a search order and are never read as results.
+A policy (a network's, or centre first) breaks ties between equally promising moves.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import numpy as np
 
 from zeroloop.games import board as hexboard
 from zeroloop.solver.bitboard import Geometry, geometry, iter_bits
-from zeroloop.solver.bitboard import chain as _chain_search
+from zeroloop.solver.vc import hsearch
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,9 @@ class _OutOfBudget(Exception):
     pass
 
 
+_INF = 1 << 40  # a proof or disproof number that can never be reached
+
+
 class Solver:
     """Solves positions of one board size; keeps its transposition table between calls.
 
@@ -83,7 +93,9 @@ class Solver:
         self._deadline: float | None = None
         self._order_rank: list[float] = []
         self.cells = board_size * board_size
-        self._chains: dict[tuple[int, int, int], tuple[bool, int]] = {}
+        # Unproven positions: must-play candidate mask, and (proof, disproof) numbers.
+        self._moves: dict[tuple[int, int, int], int] = {}
+        self._numbers: dict[tuple[int, int, int], tuple[int, int]] = {}
         self._bits_format = f"0{self.cells}b"
 
     def _rotate(self, mask: int) -> int:
@@ -167,23 +179,6 @@ class Solver:
         if self._deadline is not None and time.perf_counter() > self._deadline:
             raise _OutOfBudget
 
-    def _chain(self, own: int, empty: int, player: int) -> tuple[bool, int, int, int]:
-        """`bitboard.chain` grown from each edge: (connected, carrier, reach A, reach B).
-
-        Memoised: sibling nodes ask about the same stones again.
-        """
-        key = (own, empty, player)
-        hit = self._chains.get(key)
-        if hit is None:
-            if len(self._chains) > self.max_table:
-                self._chains.clear()
-            ok, carrier, reach_a = _chain_search(self.geo, own, empty, player)
-            reach_b = 0
-            if not ok:
-                ok, carrier, reach_b = _chain_search(self.geo, own, empty, player, reverse=True)
-            hit = self._chains[key] = (ok, carrier, reach_a, reach_b)
-        return hit
-
     def _lookup(self, black: int, white: int, to_play: int) -> int | None:
         """The table's proven value of a position or of its 180-degree rotation."""
         hit = self.table.get((black, white, to_play))
@@ -196,83 +191,115 @@ class Solver:
             return hit if hit < 0 else self.cells - 1 - hit
         return None
 
-    def _quick(self, black: int, white: int, to_play: int) -> int | None:
-        """Rules 1-4 of the module docstring (cheap): a proven value, or None."""
-        geo = self.geo
-        empty = geo.full & ~(black | white)
-        own, opp = (black, white) if to_play == 0 else (white, black)
-        wins = geo.winning_cells(own, empty, to_play)
-        if wins:
-            return (wins & -wins).bit_length() - 1
-        threats = geo.winning_cells(opp, empty, 1 - to_play)
-        if threats & (threats - 1):  # two or more: only one can be blocked
-            return -1
-        if threats:
-            return None
-        ok, carrier, _, _ = self._chain(own, empty, to_play)
-        if ok:
-            # Filling a carrier cell keeps every link of the chain.
-            return (carrier & -carrier).bit_length() - 1
-        return -1 if self._chain(opp, empty, 1 - to_play)[0] else None
-
-    def _search(self, black: int, white: int, to_play: int) -> int:
-        """A winning move for `to_play` (>= 0), or -1 when `to_play` loses. Exact."""
+    def _evaluate(self, black: int, white: int, to_play: int) -> int | None:
+        """Rules 1-5 at one position: the proven value (stored), or None with the
+        must-play candidates left in `self._moves`. Counts as one node."""
+        key = (black, white, to_play)
         hit = self._lookup(black, white, to_play)
         if hit is not None:
             return hit
-        key = (black, white, to_play)
+        if key in self._moves:
+            return None
         self._tick()
-        quick = self._quick(black, white, to_play)
-        if quick is not None:
-            return self._store(key, quick)
         geo = self.geo
         empty = geo.full & ~(black | white)
-        opp = white if to_play == 0 else black
+        own, opp = (black, white) if to_play == 0 else (white, black)
         other = 1 - to_play
+        wins = geo.winning_cells(own, empty, to_play)
+        if wins:
+            return self._store(key, (wins & -wins).bit_length() - 1)
         threats = geo.winning_cells(opp, empty, other)
-        # Must-play region (rule 5); `blocks` counts, per cell, the threats it is in:
-        # cells that stop many of the opponent's threats are tried first.
-        candidates = threats or empty
-        blocks = [0] * self.cells
-        if not threats:
-            # Only a cell linked (within two steps) to what the opponent already
-            # reaches from both edges can complete a chain. Skipping a cell only
-            # weakens the pruning, never its exactness.
-            _, _, reach_a, reach_b = self._chain(opp, empty, other)
-            first, second = geo.edges[other]
-            dilate = geo.dilate
-            near = dilate(dilate(reach_a | first)) & dilate(dilate(reach_b | second))
-            for m in iter_bits(empty & near):
-                ok, carrier, _, _ = self._chain(opp | (1 << m), empty & ~(1 << m), other)
-                if ok:
-                    region = carrier | (1 << m)
-                    candidates &= region
-                    if not candidates:
-                        return self._store(key, -1)
-                    for c in iter_bits(region):
-                        blocks[c] += 1
+        if threats & (threats - 1):  # two or more: only one can be blocked
+            return self._store(key, -1)
+        mine = hsearch(geo, own, empty, to_play, stop_at_semi=True)
+        if mine.full is not None:
+            # Any move keeps a full connection (an extra stone never hurts).
+            cells = mine.full or empty
+            return self._store(key, (cells & -cells).bit_length() - 1)
+        if mine.semis:
+            return self._store(key, mine.semis[0][1])
+        theirs = hsearch(geo, opp, empty, other)
+        if theirs.full is not None:
+            return self._store(key, -1)
+        candidates = theirs.must_play(empty)
+        if threats:
+            candidates &= threats
+        if not candidates:
+            return self._store(key, -1)
+        if len(self._moves) > self.max_table:
+            self._moves.clear()
+            self._numbers.clear()
+        self._moves[key] = candidates
+        return None
 
-        children = []
-        for m in iter_bits(candidates):
+    def _children(self, black: int, white: int, to_play: int) -> list[tuple[int, tuple[int, int, int]]]:
+        """(move, child key) of each must-play candidate, in policy / centre order."""
+        rank = self._order_rank
+        out = []
+        for m in sorted(iter_bits(self._moves[(black, white, to_play)]), key=rank.__getitem__):
             bit = 1 << m
-            child = (black | bit, white, 1) if to_play == 0 else (black, white | bit, 0)
-            # Look one ply ahead cheaply before searching any child deeply: a child
-            # already proven (or decided by rules 1-4) settles this node at once.
-            value = self._lookup(*child)
-            if value is None:
-                value = self._quick(*child)
-                if value is not None:
-                    self.table[child] = value
-            if value is not None:
-                if value < 0:
-                    return self._store(key, m)
-                continue  # a proven win for the opponent: m loses
-            children.append((-blocks[m], self._order_rank[m], m, child))
-        children.sort()
-        for _, _, m, child in children:
-            if self._search(*child) < 0:
-                return self._store(key, m)
-        return self._store(key, -1)
+            out.append((m, (black | bit, white, 1) if to_play == 0 else (black, white | bit, 0)))
+        return out
+
+    def _numbers_of(self, key: tuple[int, int, int]) -> tuple[int, int]:
+        """(proof, disproof) number of a position for its mover; evaluates a new one."""
+        value = self._evaluate(*key)
+        if value is not None:
+            return (0, _INF) if value >= 0 else (_INF, 0)
+        hit = self._numbers.get(key)
+        if hit is not None:
+            return hit
+        # Unexpanded: one proof step, and as many disproof steps as the mover has moves.
+        return 1, self._moves[key].bit_count()
+
+    def _search(self, black: int, white: int, to_play: int) -> int:
+        """A winning move for `to_play` (>= 0), or -1 when `to_play` loses. Exact."""
+        self._mid((black, white, to_play), _INF, _INF)
+        value = self._lookup(black, white, to_play)
+        assert value is not None  # _mid with infinite thresholds returns only on a proof
+        return value
+
+    def _mid(self, key: tuple[int, int, int], proof_limit: int, disproof_limit: int) -> None:
+        """Depth-first proof-number search (negamax form) below `key` until its proof
+        number reaches `proof_limit`, its disproof number `disproof_limit`, or it is proven.
+
+        proof = min over children of their disproof numbers; disproof = sum of their
+        proof numbers. A proven position goes into `self.table`, an unproven one's
+        numbers into `self._numbers` (heuristic, never read as a result).
+        """
+        if self._evaluate(*key) is not None:
+            return
+        children = self._children(*key)
+        while True:
+            best = key
+            best_proof = 0
+            d1 = d2 = _INF
+            total = 0
+            for m, child in children:
+                p, d = self._numbers_of(child)
+                if d == 0:  # the child's mover loses: m wins
+                    self._store(key, m)
+                    self._numbers.pop(key, None)
+                    return
+                total += p
+                if d < d1:
+                    d2, d1, best, best_proof = d1, d, child, p
+                elif d < d2:
+                    d2 = d
+            if total == 0:  # every child is a win for the opponent
+                self._store(key, -1)
+                self._numbers.pop(key, None)
+                return
+            if d1 >= proof_limit or total >= disproof_limit:
+                self._numbers[key] = (d1, total)
+                return
+            # The 1 + epsilon trick (Pawlewicz and Lew): a slightly wider threshold on
+            # the best child cuts the switching between two close siblings.
+            self._mid(
+                best,
+                min(_INF, disproof_limit - total + best_proof),
+                min(proof_limit, d2 + d2 // 4 + 1),
+            )
 
     def _store(self, key: tuple[int, int, int], value: int) -> int:
         self.table[key] = value
