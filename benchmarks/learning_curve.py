@@ -48,6 +48,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--games", type=int, default=20, help="Games per model and budget (even).")
     p.add_argument("--sims", type=int, default=None, help="Model search budget (default eval's).")
     p.add_argument("--goal", type=float, default=0.9, help="Target win rate vs the largest budget.")
+    p.add_argument(
+        "--hold",
+        type=float,
+        default=None,
+        help="Win rate every measured point after the goal's must keep (stable, not a peak); "
+        "the goal counts from the first point after which none falls below it.",
+    )
     p.add_argument("--minutes", type=float, default=10.0, help="Time limit of the goal.")
     p.add_argument("--docs", default="docs", help="Where the table and plot go.")
     p.add_argument("--name", default=None, help="File stem (default learning-curve-<N>x<N>).")
@@ -247,6 +254,7 @@ def reproduce_command(args: argparse.Namespace, last_generation: int | None) -> 
     parts += [f"--every {args.every}"] if args.every != 1 else []
     parts += [f"--sims {args.sims}"] if args.sims else []
     parts += [f"--workers {args.workers}"] if args.workers else []
+    parts += [f"--goal {args.goal:g}"] + ([f"--hold {args.hold:g}"] if args.hold is not None else [])
     parts += [f"--minutes {args.minutes:g}"] + ([f"--name {args.name}"] if args.name else [])
     return " \\\n    ".join(parts)
 
@@ -284,19 +292,31 @@ def plot(args: argparse.Namespace, rows: list[dict[str, Any]], n: int, path: Pat
 def verdict(args: argparse.Namespace, rows: list[dict[str, Any]]) -> str:
     key = f"mcts:{max(args.budgets)}"
     hits = [r for r in rows if r[key][0] >= args.goal and r["minutes"] <= args.minutes]
+    if args.hold is not None:
+        # Stable, not a peak: only a hit after which no measured point falls below `hold`.
+        hits = [r for i, r in enumerate(rows) if r in hits and all(x[key][0] >= args.hold for x in rows[i:])]
     if hits:
         r = hits[0]
+        later = rows[rows.index(r) :]
+        held = (
+            f"; every point from then to {later[-1]['minutes']:.1f} minutes won at least "
+            f"{min(x[key][0] for x in later):.1%} (hold {args.hold:.0%})"
+            if args.hold is not None
+            else ""
+        )
         return (
-            f"Goal reached: generation {r['generation']} won {r[key][0]:.0%} against {key} "
-            f"after {r['minutes']:.1f} minutes (goal {args.goal:.0%} within {args.minutes:g})."
+            f"Goal reached: generation {r['generation']} won {r[key][0]:.1%} against {key} "
+            f"after {r['minutes']:.1f} minutes (goal {args.goal:.0%} within {args.minutes:g}){held}."
         )
     best = max(rows, key=lambda r: r[key][0]) if rows else None
     if best is None:
         return "Goal not reached: no generation was measured."
     return (
-        f"Goal not reached: best {best[key][0]:.0%} against {key} (generation "
+        f"Goal not reached: best {best[key][0]:.1%} against {key} (generation "
         f"{best['generation']}, {best['minutes']:.1f} minutes); goal {args.goal:.0%} "
-        f"within {args.minutes:g} minutes."
+        f"within {args.minutes:g} minutes"
+        + (f", holding {args.hold:.0%} after it" if args.hold is not None else "")
+        + "."
     )
 
 

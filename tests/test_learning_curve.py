@@ -44,16 +44,27 @@ def test_verdict_needs_the_goal_within_the_time_limit() -> None:
     args = lc.parse_args(["--budgets", "200", "1000", "--minutes", "60"])
     rows = [_row(0, 0.0, 0.0), _row(10, 30.0, 0.85), _row(20, 70.0, 0.95)]
     text = lc.verdict(args, rows)
-    assert text.startswith("Goal not reached: best 95%")  # reached, but only after 60 minutes
+    assert text.startswith("Goal not reached: best 95.0%")  # reached, but only after 60 minutes
     rows.insert(2, _row(15, 55.0, 0.9))
-    assert lc.verdict(args, rows).startswith("Goal reached: generation 15 won 90%")
+    assert lc.verdict(args, rows).startswith("Goal reached: generation 15 won 90.0%")
+
+
+def test_verdict_with_hold_needs_every_later_point() -> None:
+    args = lc.parse_args(["--budgets", "1000", "--minutes", "5", "--goal", "0.95", "--hold", "0.9"])
+    rows = [_row(6, 2.8, 0.975), _row(7, 3.1, 0.875), _row(8, 3.4, 0.95), _row(9, 6.0, 0.925)]
+    text = lc.verdict(args, rows)
+    # Generation 6 is a peak (7 falls below 90%); from 8 on every point holds.
+    assert text.startswith("Goal reached: generation 8 won 95.0%") and "at least 92.5%" in text
+    rows.append(_row(10, 7.0, 0.85))
+    assert lc.verdict(args, rows).startswith("Goal not reached")
 
 
 def test_reproduce_command_reruns_a_skip_loop_measurement_in_one_go() -> None:
     argv = "--set game.board_size=7 --run-dir runs/c --skip-loop --workers 2 --budgets 1000 "
-    argv += "--games 40 --every 10 --sims 400 --minutes 60"
+    argv += "--games 40 --every 10 --sims 400 --minutes 60 --goal 0.9 --hold 0.85"
     cmd = lc.reproduce_command(lc.parse_args(argv.split()), last_generation=44)
     flat = " ".join(part.strip(" \\") for part in cmd.splitlines())
     assert "--skip-loop" not in flat
-    for part in ("--set game.board_size=7", "--generations 44", "--every 10", "--sims 400", "--workers 2"):
+    for part in ("--set game.board_size=7", "--generations 44", "--every 10", "--sims 400", "--workers 2",
+                 "--goal 0.9", "--hold 0.85"):  # fmt: skip
         assert part in flat
