@@ -120,11 +120,13 @@ def test_preprocess_with_rescore_relabels_only_near_final_rows(tmp_path: Path) -
 
     write_chunk(tmp_path / "in" / "g.arrow", random_records(N, 30, seed=5))
     base = ("data.test_fraction=0", "data.max_workers=1")
-    run_preprocess(small_config(*base, board_size=N, swap=False), [tmp_path / "in"], tmp_path / "off")
+    off_summary = run_preprocess(
+        small_config(*base, board_size=N, swap=False), [tmp_path / "in"], tmp_path / "off"
+    )
     on = small_config(
         *base, "data.rescore.enabled=true", "data.rescore.max_empty=6", board_size=N, swap=False
     )
-    run_preprocess(on, [tmp_path / "in"], tmp_path / "on")
+    on_summary = run_preprocess(on, [tmp_path / "in"], tmp_path / "on")
     a, b = load_rows(tmp_path / "off" / "train"), load_rows(tmp_path / "on" / "train")
     assert a.num_rows == b.num_rows > 0
     for name in a.column_names:
@@ -140,3 +142,6 @@ def test_preprocess_with_rescore_relabels_only_near_final_rows(tmp_path: Path) -
     assert (va[near] != vb[near]).any()  # random games: some endgame results are wrong
     for row in np.flatnonzero(near):
         assert vb[row] == (1.0 if mover_wins(tuple(board[row].tolist())) else -1.0)
+    # The summary counts the relabelled values (train split only here: test_fraction 0).
+    assert off_summary.rescored_values == 0
+    assert on_summary.rescored_values == int((va != vb).sum())

@@ -208,6 +208,7 @@ class _Run:
         s.positions_train += r.train_positions
         s.positions_test += r.test_positions
         s.positions_dropped_diff_focus += r.dropped_diff_focus
+        s.rescored_values += r.rescored_values
         if r.train_path:
             s.train_shards.append(r.train_path)
         if r.test_path:

@@ -65,7 +65,8 @@ class PreprocessSummary(StageSummary):
     games_out = games_in - bad_games - duplicates. `bad_records` lists `where: why`.
     quarantined: damaged files set aside; skipped: files not for this stage, left
     alone; twins_read: damaged chunks whose games came from their `.trmph` twin;
-    unverified_files: chunks written before checksums existed.
+    unverified_files: chunks written before checksums existed. rescored_values: value
+    targets the solver relabelled (data.rescore).
     """
 
     out_dir: str = ""
@@ -85,6 +86,7 @@ class PreprocessSummary(StageSummary):
     positions_train: int = 0
     positions_test: int = 0
     positions_dropped_diff_focus: int = 0
+    rescored_values: int = 0
     seconds: float = 0.0
     positions_per_second: float = 0.0
     resumed_chunks: int = 0
