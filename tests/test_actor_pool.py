@@ -5,26 +5,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.test_selfplay import tiny_config
 from zeroloop.data.chunks import read_game_chunk
 from zeroloop.model.file import save_model_file
 from zeroloop.model.network import create_model
 from zeroloop.workers.actor_pool import release_selfplay_actors, selfplay_actor_pool
 from zeroloop.workers.selfplay_stage import run_selfplay, scan_chunks
-
-
-@pytest.fixture(scope="module")
-def ray_local():
-    ray = pytest.importorskip("ray")
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    release_selfplay_actors()
-    if started:
-        ray.shutdown()
 
 
 def _model(config, tmp_path: Path, seed: int, name: str) -> str:

@@ -220,17 +220,6 @@ def test_missing_model_fails_before_ray(tmp_path: Path) -> None:
 # ---- the Ray stage ------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def ray_local():
-    ray = pytest.importorskip("ray")
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    if started:
-        ray.shutdown()
-
-
 def test_finished_target_is_a_no_op_without_ray(worker: SelfplayWorker, tmp_path: Path) -> None:
     worker.play_batch(str(tmp_path), seq=0, seed=1, num_games=8)
     worker.play_batch(str(tmp_path), seq=1, seed=2, num_games=3)
