@@ -64,7 +64,7 @@ def _phase(name: str, config, out: Path, games: int) -> dict:
     # Steady state, per node: from its first chunk's rename to its last one's, the positions
     # after its first chunk; summed over nodes. A node's actor start-up (JAX import, loading
     # the compiled program) is thus left out on every node alike.
-    from zeroloop.workers.selfplay_stage import chunk_stats
+    from zeroloop.workers.selfplay_chunks import chunk_stats
 
     steady = 0.0
     for node_chunks in by_node.values():

@@ -51,7 +51,8 @@ from zeroloop.games.hex import Hex
 from zeroloop.model.network import create_model, inference_fn
 from zeroloop.search.selfplay import make_selfplay_fn
 from zeroloop.workers.selfplay_actor import SelfplayWorker, seed_key
-from zeroloop.workers.selfplay_stage import chunk_stats, run_selfplay
+from zeroloop.workers.selfplay_chunks import chunk_stats
+from zeroloop.workers.selfplay_stage import run_selfplay
 
 
 def bench_config(size: int, sims: int, batch: int, workers: int, blocks: int, channels: int, cache: str):

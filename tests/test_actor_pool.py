@@ -10,7 +10,8 @@ from zeroloop.data.chunks import read_game_chunk
 from zeroloop.model.file import save_model_file
 from zeroloop.model.network import create_model
 from zeroloop.workers.actor_pool import release_selfplay_actors, selfplay_actor_pool
-from zeroloop.workers.selfplay_stage import run_selfplay, scan_chunks
+from zeroloop.workers.selfplay_chunks import scan_chunks
+from zeroloop.workers.selfplay_stage import run_selfplay
 
 
 def _model(config, tmp_path: Path, seed: int, name: str) -> str:

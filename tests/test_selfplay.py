@@ -17,7 +17,8 @@ from zeroloop.model.file import save_model_file
 from zeroloop.model.network import create_model
 from zeroloop.search import piecewise, schedule_value
 from zeroloop.workers.selfplay_actor import SelfplayWorker, batch_to_records, seed_key
-from zeroloop.workers.selfplay_stage import batch_seed, clean_leftovers, run_selfplay, scan_chunks
+from zeroloop.workers.selfplay_chunks import clean_leftovers, scan_chunks
+from zeroloop.workers.selfplay_stage import batch_seed, run_selfplay
 
 TINY = [
     "model.blocks=1",

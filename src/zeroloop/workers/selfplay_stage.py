@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import re
 import time
 import uuid
 from collections.abc import Callable
@@ -29,28 +28,31 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.ipc as ipc
 import ray
 from ray.exceptions import RayActorError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from zeroloop.config import ZeroloopConfig
-from zeroloop.data.chunks import ChunkError, read_chunk_provenance, read_game_chunk, read_game_chunk_checked
-from zeroloop.data.quarantine import QUARANTINE_DIR, quarantine_file
+from zeroloop.data.chunks import read_game_chunk
 from zeroloop.model.file import read_model_header
 from zeroloop.search.resign import ResignCalibration
 from zeroloop.workers.actor_pool import pool_key, selfplay_actor_pool
 from zeroloop.workers.gpu_share import actor_gpu_env
 from zeroloop.workers.ray_session import ensure_ray
 from zeroloop.workers.selfplay_actor import SelfplayWorker, chunk_stem
+from zeroloop.workers.selfplay_chunks import (
+    ChunkStats,
+    chunk_stats,
+    clean_leftovers,
+    remove_batch_leftovers,
+    scan_chunks,
+    set_aside_damaged,
+)
 
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int], None]
 SelfplayActor = ray.remote(SelfplayWorker)
-_CHUNK_RE = re.compile(r"^chunk-(\d+)-(\d+)\.arrow$")
 
 
 @dataclass
@@ -109,82 +111,10 @@ class SelfplaySummary:
         return out
 
 
-@dataclass
-class _ChunkStats:
-    games: int
-    positions: int
-    black_wins: int
-    node: str = "unknown"
-
-
 def batch_seed(base_seed: int, out_dir: Path, worker: int, seq: int) -> int:
     """64-bit seed of one batch; distinct for every (seed, directory name, worker, seq)."""
     text = f"{base_seed}:{out_dir.resolve().name}:{worker}:{seq}"
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") >> 1
-
-
-def chunk_stats(path: Path) -> _ChunkStats:
-    """Games, positions, black wins and node of a chunk, reading only the moves and winner columns."""
-    with pa.memory_map(str(path), "r") as source:
-        table = ipc.open_file(source).read_all().select(["moves", "winner"])
-    lengths = pc.list_value_length(table["moves"]).to_numpy(zero_copy_only=False)
-    winners = table["winner"].to_numpy(zero_copy_only=False)
-    where = read_chunk_provenance(path)
-    node = where.get("ray_node_id") or where.get("host") or "unknown"
-    return _ChunkStats(int(len(winners)), int(lengths.sum()), int((winners == 0).sum()), node)
-
-
-def set_aside_damaged(chunks: dict[tuple[int, int], Path], out_dir: Path) -> dict[tuple[int, int], Path]:
-    """The chunks whose content checks out; damaged ones (and their .trmph twins) go to
-    `out_dir/quarantine/` with a reason, and their games are played again."""
-    good = {}
-    for key, path in chunks.items():
-        try:
-            read_game_chunk_checked(path)
-        except ChunkError as exc:
-            log.warning("self-play: setting aside %s", exc)
-            quarantine_file(path, str(exc), out_dir / QUARANTINE_DIR, move=True)
-            twin = path.with_suffix(".trmph")
-            if twin.exists():
-                quarantine_file(twin, f"twin of the damaged {path.name}", out_dir / QUARANTINE_DIR, move=True)
-            continue
-        good[key] = path
-    return good
-
-
-def scan_chunks(out_dir: Path) -> dict[tuple[int, int], Path]:
-    """Complete chunks in `out_dir`: {(worker, seq): path}."""
-    found = {}
-    for p in out_dir.glob("chunk-*.arrow"):
-        m = _CHUNK_RE.match(p.name)
-        if m:
-            found[(int(m.group(1)), int(m.group(2)))] = p
-    return found
-
-
-def clean_leftovers(out_dir: Path) -> int:
-    """Remove temporaries and orphan .trmph files a killed worker left; returns how many.
-
-    Only call this while no worker writes into `out_dir` (the stage owns it while running).
-    """
-    removed = 0
-    for p in out_dir.glob(".chunk-*.tmp"):
-        p.unlink(missing_ok=True)
-        removed += 1
-    for p in out_dir.glob("chunk-*.trmph"):
-        if not p.with_suffix(".arrow").exists():
-            p.unlink(missing_ok=True)
-            removed += 1
-    return removed
-
-
-def remove_batch_leftovers(out_dir: Path, worker: int, seq: int) -> None:
-    """Temporaries of one batch whose actor died (its node may be gone), and its orphan .trmph."""
-    stem = chunk_stem(worker, seq)
-    for p in out_dir.glob(f".{stem}.*.tmp"):
-        p.unlink(missing_ok=True)
-    if not (out_dir / f"{stem}.arrow").exists():
-        (out_dir / f"{stem}.trmph").unlink(missing_ok=True)
 
 
 def _fit_workers(config: ZeroloopConfig, wanted: int) -> int:
@@ -499,7 +429,7 @@ def calibrate(calib: ResignCalibration, chunk: Path, sp: Any) -> None:
 
 
 def _finish(
-    summary: SelfplaySummary, stats: dict[Path, _ChunkStats], new_games: int, new_positions: int, start: float
+    summary: SelfplaySummary, stats: dict[Path, ChunkStats], new_games: int, new_positions: int, start: float
 ) -> SelfplaySummary:
     games = sum(s.games for s in stats.values())
     positions = sum(s.positions for s in stats.values())
