@@ -179,39 +179,57 @@ def generation_times(run_dir: Path, start: float | None) -> dict[int, float]:
 
 
 def measure(args: argparse.Namespace, times: dict[int, float]) -> list[dict[str, Any]]:
+    """Every --every-th generation of the run (and gen 0 and the last) against each budget."""
+    config = measurement_config(args.config, args.overrides, args.sims, args.workers)
+    gens = [0, *times]
+    rows = []
+    for g in [g for g in gens if g % args.every == 0 or g == gens[-1]]:
+        row = measure_generation(
+            config, Path(args.run_dir), g, times.get(g, 0.0) / 60, args.budgets, args.games
+        )
+        if row is not None:
+            rows.append(row)
+    return rows
+
+
+def measurement_config(config_name: str, overrides: list[str], sims: int | None, workers: int) -> Any:
+    """The run's config with the model's search budget and the arena's workers for measuring."""
     from zeroloop.config import load_config
+
+    extra = ([f"eval.num_simulations={sims}"] if sims else []) + [f"eval.num_workers={workers}"]
+    return load_config(config_name, list(overrides) + extra)
+
+
+def measure_generation(
+    config: Any, run_dir: Path, g: int, minutes: float, budgets: list[int], games: int
+) -> dict[str, Any] | None:
+    """One generation's model against OpenSpiel MCTS at each budget: a table row, or None without a model."""
     from zeroloop.evaluation.arena import run_evaluation
     from zeroloop.rundir import RunDir
 
-    rd = RunDir.at(args.run_dir)
-    overrides = list(args.overrides) + ([f"eval.num_simulations={args.sims}"] if args.sims else [])
-    config = load_config(args.config, overrides + [f"eval.num_workers={args.workers}"])
-    rows = []
-    gens = [0, *times]
-    for g in [g for g in gens if g % args.every == 0 or g == gens[-1]]:
-        model = rd.model_path(g)
-        if not model.exists():
-            print(f"gen {g}: no model at {model}, skipped", flush=True)
-            continue
-        row: dict[str, Any] = {"generation": g, "minutes": times.get(g, 0.0) / 60}
-        for budget in args.budgets:
-            t0 = time.perf_counter()
-            s = run_evaluation(
-                config,
-                f"model:{model}",
-                f"mcts:{budget}",
-                rd.root / "benchmark" / f"gen-{g:04d}-sims{config.eval.num_simulations}-vs-mcts{budget}.json",
-                num_games=args.games,
-            )
-            row[f"mcts:{budget}"] = (s.win_rate, s.win_rate_low, s.win_rate_high)
-            print(
-                f"gen {g:3d}  {row['minutes']:6.1f} min  vs mcts:{budget:<5d} "
-                f"win rate {s.win_rate:.2f} [{s.win_rate_low:.2f}, {s.win_rate_high:.2f}] "
-                f"({s.wins}/{s.games}, {time.perf_counter() - t0:.0f} s to measure)",
-                flush=True,
-            )
-        rows.append(row)
-    return rows
+    rd = RunDir.at(run_dir)
+    model = rd.model_path(g)
+    if not model.exists():
+        print(f"gen {g}: no model at {model}, skipped", flush=True)
+        return None
+    row: dict[str, Any] = {"generation": g, "minutes": minutes}
+    for budget in budgets:
+        t0 = time.perf_counter()
+        s = run_evaluation(
+            config,
+            f"model:{model}",
+            f"mcts:{budget}",
+            rd.root / "benchmark" / f"gen-{g:04d}-sims{config.eval.num_simulations}-vs-mcts{budget}.json",
+            num_games=games,
+        )
+        row[f"mcts:{budget}"] = (s.win_rate, s.win_rate_low, s.win_rate_high)
+        print(
+            f"gen {g:3d}  {minutes:6.1f} min  vs mcts:{budget:<5d} "
+            f"win rate {s.win_rate:.2f} [{s.win_rate_low:.2f}, {s.win_rate_high:.2f}] "
+            f"({s.wins}/{s.games}, {time.perf_counter() - t0:.0f} s to measure)",
+            flush=True,
+        )
+    return row
 
 
 # ---- 3. report -----------------------------------------------------------------------

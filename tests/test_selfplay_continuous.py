@@ -22,9 +22,19 @@ TINY = [
 
 @pytest.fixture(scope="module")
 def worker() -> SelfplayWorker:
-    """3x3 with swap and playout-cap randomisation: games of 3-10 plies, so slots restart often."""
+    """3x3 with swap, playout-cap randomisation and the edge input.
+
+    Games of 3-10 plies, so slots restart often.
+    """
     config = load_config(
-        None, [*TINY, "game.board_size=3", "game.swap=true", "mcts.playout_cap_fraction=0.5"]
+        None,
+        [
+            *TINY,
+            "game.board_size=3",
+            "game.swap=true",
+            "mcts.playout_cap_fraction=0.5",
+            "model.edge_input=true",
+        ],
     )
     return SelfplayWorker(config, worker=0, batch_size=8)
 

@@ -1,4 +1,4 @@
-"""The network: contract shapes on any board size, batch renorm, ghost batches, dropout."""
+"""The network: contract shapes on any board size, the edge input, batch renorm, ghost batches, dropout."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from flax import nnx
 
 from zeroloop.config.model import ModelConfig
-from zeroloop.model.network import create_model
+from zeroloop.model.network import create_model, edge_padded
 from zeroloop.model.norm import BatchRenorm
 
 TINY = dict(blocks=2, channels=8, policy_channels=4, value_channels=2, value_hidden=8)
@@ -42,6 +42,45 @@ def test_one_config_serves_any_board_size(model: nnx.Module) -> None:
         assert out.value_out.shape == (2, 2)
         assert out.ownership.shape == (2, n, n, 3) and out.winning_group.shape == (2, n, n)
         assert bool(jnp.all(jnp.abs(value) <= 1))
+
+
+def test_edge_input_frames_the_board_with_the_edges_owners() -> None:
+    obs = np.zeros((1, 3, 3, 3), np.float32)
+    obs[0, 1, 1, 0] = 1  # a mover's stone in the centre
+    obs[0, 0, 2, 1] = 1  # an opponent's stone in a corner
+    obs[..., 2] = 1  # swap legal
+    x = np.asarray(edge_padded(jnp.asarray(obs)))
+    assert x.shape == (1, 5, 5, 4)
+    np.testing.assert_array_equal(x[0, 1:4, 1:4, :3], obs[0])  # the board is unchanged inside
+    mover, opponent, swap, on_board = (x[0, ..., k] for k in range(4))
+    # The mover connects top to bottom: its edges are the rows above and below.
+    assert mover[[0, 4], 1:4].all() and opponent[1:4, [0, 4]].all()
+    assert mover[1:4, [0, 4]].sum() == 0 and opponent[[0, 4], 1:4].sum() == 0
+    corners = [(0, 0), (0, 4), (4, 0), (4, 4)]
+    assert all(mover[c] == 0 and opponent[c] == 0 and on_board[c] == 0 for c in corners)
+    assert on_board.sum() == 9 and on_board[1:4, 1:4].all()
+    assert np.all(swap == 1)
+
+
+def test_edge_input_keeps_the_180_degree_symmetry() -> None:
+    """The data's augmentation (rotate by 180 degrees) maps the framed board to the framed rotated board."""
+    rng = np.random.default_rng(0)
+    cells = rng.integers(0, 3, (4, 5, 5))
+    obs = np.stack([cells == 1, cells == 2, np.zeros_like(cells, bool)], -1).astype(np.float32)
+    rotated = obs[:, ::-1, ::-1]
+    np.testing.assert_array_equal(
+        np.asarray(edge_padded(jnp.asarray(rotated))),
+        np.asarray(edge_padded(jnp.asarray(obs)))[:, ::-1, ::-1],
+    )
+
+
+def test_edge_input_net_serves_any_board_size() -> None:
+    net = create_model(ModelConfig(**TINY, edge_input=True))
+    plain = create_model(ModelConfig(**TINY))
+    assert net.stem.kernel.shape == (3, 3, 4, 8) and plain.stem.kernel.shape == (3, 3, 3, 8)
+    for n in (3, 5):
+        (logits, value), out = _eval_forward(net, jnp.zeros((2, n, n, 3)))
+        assert logits.shape == (2, n * n + 1) and value.shape == (2,)
 
 
 def test_batch_norm_train_and_eval() -> None:

@@ -36,6 +36,7 @@ CHANGED: dict[str, object] = {
     "value_hidden": 16,
     "aux_heads": ("ownership",),
     "norm": "batch",
+    "edge_input": True,
     "norm_momentum": 0.9,
     "renorm_momentum": 0.9,
     "renorm_max_r": 2.0,

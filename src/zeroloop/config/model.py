@@ -36,6 +36,14 @@ class ModelConfig(Section):
         description="Auxiliary (self-supervised) heads: 'ownership' = final owner of each cell "
         "(mover / empty / opponent), 'winning_group' = cells of the winner's connecting group.",
     )
+    edge_input: bool = Field(
+        False,
+        description="Mark the board's edges in the input: the net pads the board by one cell of "
+        "the edges' owners' stones (the mover's above and below, the opponent's left and right) "
+        "and adds an on-board plane, so the first convolution no longer sees the edge as empty "
+        "cells. An architecture key: it changes the first layer's shape, so a model file or "
+        "checkpoint of a net without it does not load into one with it (the error names the key).",
+    )
     norm: Literal["batch", "renorm"] = Field(
         "batch", description="'batch': batch norm; 'renorm': batch renormalisation (Ioffe 2017)."
     )
@@ -73,6 +81,7 @@ ARCHITECTURE_KEYS: tuple[str, ...] = (
     "value_hidden",
     "aux_heads",
     "norm",
+    "edge_input",
 )
 # Keys that only change how the same weights are trained (dropout, normalisation
 # momenta and clips, ghost batches): they may change between a checkpoint and its

@@ -44,7 +44,12 @@ class PolicyValueNet(nnx.Module):
     def __init__(self, config: ModelConfig, rngs: nnx.Rngs) -> None:
         c, pc, vc = config.channels, config.policy_channels, config.value_channels
         self.config = config
-        self.stem = nnx.Conv(NUM_OBS_PLANES, c, (3, 3), use_bias=False, rngs=rngs)
+        # With edge_input the stem sees the board padded by the edges (one more plane:
+        # on board) and convolves it without padding, so its output is N x N again.
+        stem_planes, stem_padding = (
+            (NUM_OBS_PLANES + 1, "VALID") if config.edge_input else (NUM_OBS_PLANES, "SAME")
+        )
+        self.stem = nnx.Conv(stem_planes, c, (3, 3), padding=stem_padding, use_bias=False, rngs=rngs)
         self.stem_norm = make_norm(config, c)
         every = config.global_pool_every
         self.blocks = nnx.List(
@@ -73,7 +78,7 @@ class PolicyValueNet(nnx.Module):
 
     def features(self, obs: jax.Array, rngs: nnx.Rngs | None = None) -> jax.Array:
         """obs [B, N, N, 3] -> trunk features [B, N, N, C]."""
-        x = nnx.relu(self.stem_norm(self.stem(obs)))
+        x = nnx.relu(self.stem_norm(self.stem(edge_padded(obs) if self.config.edge_input else obs)))
         for block in self.blocks:
             x = block(x, rngs=rngs)
         return x
@@ -99,6 +104,30 @@ class PolicyValueNet(nnx.Module):
         """obs [B, N, N, 3] -> (policy logits [B, N*N+1], value [B] in [-1, 1])."""
         out = self.forward(obs, rngs=rngs)
         return out.policy_logits, value_from_head(out.value_out)
+
+
+def edge_padded(obs: jax.Array) -> jax.Array:
+    """obs [B, N, N, 3] -> [B, N+2, N+2, 4]: the board framed by its edges, plus an on-board plane.
+
+    In the mover's frame the mover connects top to bottom, so the rows above and below
+    the board are the mover's stones and the columns left and right the opponent's (as
+    in MoHex-CNN's input); the four corners touch both edges and stay empty. The swap
+    plane is constant and is extended as it is. 180-degree rotation maps the frame to
+    itself, so the board's symmetry survives.
+    """
+    n = obs.shape[-2]
+    padded = jnp.pad(obs, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    rows = jnp.arange(n + 2)[:, None]
+    cols = jnp.arange(n + 2)[None, :]
+    inside_rows = (rows >= 1) & (rows <= n)
+    inside_cols = (cols >= 1) & (cols <= n)
+    mover_edge = (~inside_rows & inside_cols).astype(obs.dtype)  # [N+2, N+2]
+    opponent_edge = (inside_rows & ~inside_cols).astype(obs.dtype)
+    on_board = (inside_rows & inside_cols).astype(obs.dtype)
+    swap = jnp.broadcast_to(obs[:, :1, :1, 2:3], padded.shape[:-1] + (1,))
+    frame = jnp.stack([mover_edge, opponent_edge], axis=-1)[None]  # [1, N+2, N+2, 2]
+    stones = padded[..., :2] + frame
+    return jnp.concatenate([stones, swap, jnp.broadcast_to(on_board[None, ..., None], swap.shape)], axis=-1)
 
 
 def value_from_head(value_out: jax.Array) -> jax.Array:
