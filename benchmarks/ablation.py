@@ -47,8 +47,9 @@ BASE_SET = [
 
 # arm -> (what it changes against the defaults, overrides)
 ARMS: dict[str, tuple[str, list[str]]] = {
-    "base": ("today's defaults", []),
+    "base": ("the preset's defaults", []),
     "edge": ("edge input on", ["model.edge_input=true"]),
+    "puct": ("PUCT", ["mcts.mode=puct"]),
     "gumbel": ("Gumbel MuZero instead of PUCT", ["mcts.mode=gumbel"]),
     "lockstep": ("continuous self-play off", ["selfplay.continuous=false"]),
     "no-carry": ("training carry-over off", ["train.carry_over=false"]),
