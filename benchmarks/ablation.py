@@ -47,10 +47,10 @@ BASE_SET = [
 
 # arm -> (what it changes against the defaults, overrides)
 ARMS: dict[str, tuple[str, list[str]]] = {
-    "base": ("the preset's defaults", []),
+    "base": ("the preset's defaults (Gumbel MuZero since they switched)", []),
     "edge": ("edge input on", ["model.edge_input=true"]),
-    "puct": ("PUCT", ["mcts.mode=puct"]),
-    "gumbel": ("Gumbel MuZero instead of PUCT", ["mcts.mode=gumbel"]),
+    "puct": ("PUCT instead of Gumbel MuZero", ["mcts.mode=puct"]),
+    "gumbel": ("Gumbel MuZero (explicit; the presets' search)", ["mcts.mode=gumbel"]),
     "lockstep": ("continuous self-play off", ["selfplay.continuous=false"]),
     "no-carry": ("training carry-over off", ["train.carry_over=false"]),
     "openings": ("2 random opening plies", ["mcts.random_opening_plies=2"]),
