@@ -24,17 +24,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from learning_curve import generation_times, measure_generation, measurement_config  # noqa: E402
+from learning_curve import (  # noqa: E402
+    generation_times,
+    measure_generation,
+    measurement_config,
+    run_loop_for,
+)
 
 # The 7x7 settings of docs/learning-curve-7x7-15min.md on the quick preset.
 BASE_SET = [
@@ -94,44 +96,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # ---- one arm -------------------------------------------------------------------------
 
 
-def run_loop_for(run_dir: Path, config: str, overrides: list[str], minutes: float) -> None:
-    """`zeroloop run` from scratch, stopped after `minutes`; records the start in benchmark/loop.json."""
-    from zeroloop.data.atomic import write_json_atomic
-
-    if run_dir.exists() and any(run_dir.iterdir()):
-        sys.exit(f"{run_dir} holds a run without a finished loop: remove it to run this arm again")
-    cmd = [sys.executable, "-m", "zeroloop", "run", "--config", config, "--run-dir", str(run_dir)]
-    cmd += ["--generations", "10000"]
-    for o in overrides:
-        cmd += ["--set", o]
-    print("$", " ".join(cmd), flush=True)
-    start = time.time()
-    # Its own session, so the stop reaches the flow's children (Ray's workers) too.
-    proc = subprocess.Popen(cmd, cwd=REPO, start_new_session=True)
-    try:
-        proc.wait(timeout=minutes * 60)
-    except subprocess.TimeoutExpired:
-        stop(proc)
-    end = time.time()
-    write_json_atomic(
-        run_dir / "benchmark" / "loop.json", {"start": start, "end": end, "minutes": (end - start) / 60}
-    )
-
-
-def stop(proc: subprocess.Popen[Any]) -> None:
-    """Ctrl-C to the loop's process group (Ray shuts down cleanly), then SIGKILL if it lingers."""
-    for sig, grace in ((signal.SIGINT, 60), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 def selfplay_figures(run_dir: Path, generations: list[int]) -> dict[str, float | None]:
     """Positions/s, live-row share and first-player win rate over these generations' self-play."""
     manifest = json.loads((run_dir / "manifest.json").read_text())
@@ -167,7 +131,7 @@ def run_arm(args: argparse.Namespace, arm: str) -> dict[str, Any]:
         return json.loads(out.read_text())
     overrides = list(args.base_set) + extra
     if not (run_dir / "benchmark" / "loop.json").exists():
-        run_loop_for(run_dir, args.config, overrides, args.minutes)
+        run_loop_for(run_dir, args.config, overrides, args.minutes, 10000)
     times = generation_times(run_dir, None)
     within = [g for g, t in times.items() if t <= args.minutes * 60]
     last = max(within, default=0)

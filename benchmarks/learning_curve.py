@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -67,6 +68,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "by then, so 2 workers use both cores (set eval.batch_size to games/workers).",
     )
     p.add_argument(
+        "--loop-minutes",
+        type=float,
+        default=None,
+        help="Stop the loop after this many minutes (Ctrl-C to its process group, then SIGKILL) "
+        "instead of waiting for --generations; the generations written by then are measured.",
+    )
+    p.add_argument(
         "--every",
         type=int,
         default=1,
@@ -83,6 +91,9 @@ def run_loop(args: argparse.Namespace) -> float:
     run_dir = Path(args.run_dir)
     if run_dir.exists() and any(run_dir.iterdir()):
         sys.exit(f"{run_dir} is not empty: the benchmark starts from scratch (or pass --skip-loop)")
+    if args.loop_minutes is not None:
+        generations = args.generations or 10000
+        return run_loop_for(run_dir, args.config, args.overrides, args.loop_minutes, generations)
     start = time.time()
     try:
         import zeroloop.flows.rl_loop  # noqa: F401
@@ -99,6 +110,48 @@ def run_loop(args: argparse.Namespace) -> float:
     subprocess.run(cmd, check=True, cwd=REPO)
     record_loop_times(run_dir, start, time.time())
     return start
+
+
+def run_loop_for(run_dir: Path, config: str, overrides: list[str], minutes: float, generations: int) -> float:
+    """`zeroloop run` from scratch, stopped after `minutes` (or when `generations` are done).
+
+    Records the start and end in benchmark/loop.json; returns the start (epoch seconds).
+    """
+    from zeroloop.data.atomic import write_json_atomic
+
+    if run_dir.exists() and any(run_dir.iterdir()):
+        sys.exit(f"{run_dir} is not empty: a loop starts from scratch (remove it to run the loop again)")
+    cmd = [sys.executable, "-m", "zeroloop", "run", "--config", config, "--run-dir", str(run_dir)]
+    cmd += ["--generations", str(generations)]
+    for o in overrides:
+        cmd += ["--set", o]
+    print("$", " ".join(cmd), flush=True)
+    start = time.time()
+    # Its own session, so the stop reaches the flow's children (Ray's workers) too.
+    proc = subprocess.Popen(cmd, cwd=REPO, start_new_session=True)
+    try:
+        proc.wait(timeout=minutes * 60)
+    except subprocess.TimeoutExpired:
+        stop(proc)
+    end = time.time()
+    write_json_atomic(
+        run_dir / "benchmark" / "loop.json", {"start": start, "end": end, "minutes": (end - start) / 60}
+    )
+    return start
+
+
+def stop(proc: subprocess.Popen[Any]) -> None:
+    """Ctrl-C to the loop's process group (Ray shuts down cleanly), then SIGKILL if it lingers."""
+    for sig, grace in ((signal.SIGINT, 60), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def record_loop_times(run_dir: Path, start: float, end: float) -> None:

@@ -11,6 +11,9 @@ import os
 
 os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "zeroloop")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Prefect waits 20 s for its temporary API server; the first start after an install
+# (database migrations, cold .pyc files) took longer on 2 cores and failed the run.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
