@@ -11,7 +11,7 @@ from zeroloop.config import ZeroloopConfig, load_config
 from zeroloop.data.chunks import GameRecord, write_game_chunk
 from zeroloop.data.shards import fixed_column, read_shard
 from zeroloop.data.sources import expand_shards
-from zeroloop.games.trmph import write_trmph_file
+from zeroloop.games.trmph_file import write_trmph_file
 
 
 def small_config(*sets: str, board_size: int = 5, swap: bool = True) -> ZeroloopConfig:

@@ -30,7 +30,7 @@ from zeroloop.data.shards import ShardCorrupt, ShardWriter, open_shard, position
 from zeroloop.data.shuffle import run_shuffle
 from zeroloop.data.sources import NoUsableInput
 from zeroloop.data.synthetic import random_records
-from zeroloop.games.trmph import write_trmph_file
+from zeroloop.games.trmph_file import write_trmph_file
 
 N = 5
 

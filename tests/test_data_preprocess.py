@@ -18,7 +18,7 @@ from zeroloop.data.preprocess import run_preprocess
 from zeroloop.data.sources import SourceProvider, classify, scan_files
 from zeroloop.data.synthetic import random_records
 from zeroloop.games.board import rotate180_move
-from zeroloop.games.trmph import read_trmph_file
+from zeroloop.games.trmph_file import read_trmph_file
 
 N = 5
 

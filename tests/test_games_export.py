@@ -12,7 +12,7 @@ from zeroloop.cli import app
 from zeroloop.data.chunks import GameRecord, write_game_chunk
 from zeroloop.data.synthetic import random_game
 from zeroloop.games import board
-from zeroloop.games.trmph import read_trmph_file
+from zeroloop.games.trmph_file import read_trmph_file
 
 runner = CliRunner()
 

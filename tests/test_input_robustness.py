@@ -17,12 +17,10 @@ from tests.data_helpers import small_config
 from zeroloop.config import ConfigError, load_config
 from zeroloop.data.preprocess import preprocess_dry_run, run_preprocess
 from zeroloop.data.synthetic import random_records
-from zeroloop.games.trmph import (
+from zeroloop.games.trmph import TrmphError, TrmphFileError, parse_record
+from zeroloop.games.trmph_file import (
     MAX_LINE_BYTES,
-    TrmphError,
-    TrmphFileError,
     iter_lines,
-    parse_record,
     parse_trmph_text,
     read_trmph_file,
     write_trmph_file,

@@ -12,7 +12,7 @@ import pytest
 from zeroloop.config import ZeroloopConfig, load_config
 from zeroloop.data.chunks import read_chunk_provenance, read_game_chunk, write_game_chunk
 from zeroloop.games import board
-from zeroloop.games.trmph import read_trmph_file
+from zeroloop.games.trmph_file import read_trmph_file
 from zeroloop.model.file import save_model_file
 from zeroloop.model.network import create_model
 from zeroloop.search import piecewise, schedule_value

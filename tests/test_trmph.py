@@ -21,10 +21,8 @@ from zeroloop.games.trmph import (
     format_record,
     parse_cell,
     parse_record,
-    parse_trmph_text,
-    read_trmph_file,
-    write_trmph_file,
 )
+from zeroloop.games.trmph_file import parse_trmph_text, read_trmph_file, write_trmph_file
 
 # X (first player) plays column c, rows 1..5, and connects top to bottom at move 9;
 # O (second player) answers down column a and never connects.

@@ -11,7 +11,8 @@ from rich.text import Text
 
 from zeroloop.cli.common import TYPER_SETTINGS, console
 from zeroloop.games import board as hexboard
-from zeroloop.games.trmph import TrmphError, TrmphGame, TrmphIssue, format_record, read_trmph_file
+from zeroloop.games.trmph import TrmphError, TrmphGame, TrmphIssue, format_record
+from zeroloop.games.trmph_file import read_trmph_file
 
 app = typer.Typer(
     help=(

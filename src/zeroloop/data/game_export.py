@@ -18,7 +18,7 @@ from pathlib import Path
 from zeroloop.data.chunks import GameRecord, read_game_chunk
 from zeroloop.data.sources import GAME_CHUNK_SUFFIX, scan_files
 from zeroloop.games.sgf import format_sgf, write_sgf_file
-from zeroloop.games.trmph import write_trmph_file
+from zeroloop.games.trmph_file import write_trmph_file
 
 FORMATS = ("trmph", "sgf")
 

@@ -345,7 +345,7 @@ def preprocess_dry_run(config: ZeroloopConfig, inputs: Sequence[str | os.PathLik
     import pyarrow as pa
     import pyarrow.ipc as ipc
 
-    from zeroloop.games.trmph import is_comment, iter_lines
+    from zeroloop.games.trmph_file import is_comment, iter_lines
 
     files = SourceProvider(inputs, (GAME_CHUNK_SUFFIX, TRMPH_SUFFIX)).poll()
     sources, companions = classify(files)

@@ -63,7 +63,8 @@ def read_source(source: Source, board_size: int, swap_rule: bool) -> SourceResul
                 return SourceResult(source, empty_batch(board_size), error=str(exc), corrupt=False)
             batch, rows, bad = from_chunk_table(table, board_size, path)
             return SourceResult(source, batch, rows, bad, unverified=not verified)
-        from zeroloop.games.trmph import TrmphError, read_trmph_file
+        from zeroloop.games.trmph import TrmphError
+        from zeroloop.games.trmph_file import read_trmph_file
 
         try:
             games, issues = read_trmph_file(path)
