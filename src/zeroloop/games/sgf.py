@@ -18,7 +18,6 @@ Only writing is needed here; other tools read the files.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import numpy as np
 
 from zeroloop.games.board import mover_at
 from zeroloop.games.trmph import cell_name
+from zeroloop.games.trmph_file import write_text_atomic
 
 SWAP_MOVE = "swap-pieces"
 _COLOURS = ("B", "W")
@@ -74,13 +74,5 @@ def format_sgf(
 
 
 def write_sgf_file(path: str | os.PathLike[str], text: str) -> Path:
-    """Write one SGF file atomically (tmp + rename; games imports nothing of ours)."""
-    final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return final
+    """Write one SGF file atomically (tmp + rename)."""
+    return write_text_atomic(path, text)

@@ -158,15 +158,21 @@ def write_trmph_file(path: str | os.PathLike[str], games: Iterable[GameLike], ur
     writes the bare form. Reading the file back gives the same games (lines 1, 2, ...).
     """
     text = "".join(format_record(g.board_size, g.moves, g.winner, url=url) + "\n" for g in games)
+    return write_text_atomic(path, text)
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Write a UTF-8 text file by write-then-rename (game files: TRMPH here, SGF in games.sgf).
+
+    The same as zeroloop.data.atomic, repeated here because games must not import data:
+    a reader never sees half a file, and the ".tmp" name makes scanners skip it.
+    """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    # Same write-then-rename as zeroloop.data.atomic, repeated here because games must
-    # not import data: a reader never sees half a file, and ".tmp" makes scanners skip it.
     tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, final)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        tmp.unlink(missing_ok=True)
     return final
