@@ -63,6 +63,10 @@ ARMS: dict[str, tuple[str, list[str]]] = {
     ),
     "resign": ("resignation at -0.9", ["selfplay.resign_threshold=-0.9"]),
     "reuse-4": ("4 samples per new position", ["data.window.samples_per_new_position=4"]),
+    "reuse-off": (
+        "train.steps every generation, not tied to the new data",
+        ["data.window.samples_per_new_position=null"],
+    ),
     "dirichlet-total": ("Dirichlet alpha = 10.83 / legal moves", ["mcts.dirichlet_total=10.83"]),
     "forced": ("forced playouts k=2", ["mcts.forced_playouts=2"]),
     "fpu": ("FPU reduction 0.2", ["mcts.unvisited_mode=reduction", "mcts.unvisited_value=-0.2"]),
@@ -179,7 +183,7 @@ def markdown(args: argparse.Namespace, results: list[dict[str, Any]]) -> str:
         "",
         "```",
         f"python benchmarks/ablation.py --minutes {args.minutes:g} --budget {args.budget} "
-        f"--games {args.games} --sims {args.sims} --run-root {args.run_root} --arms {arms}"
+        f"--games {args.games} --sims {args.sims} --run-root {args.run_root} --name {args.name} --arms {arms}"
         + ("" if list(args.base_set) == BASE_SET else " --base-set " + " ".join(args.base_set)),
         "```",
         "",
