@@ -12,7 +12,9 @@ test can hold the loop to that.
 `play(params, slots, key, target, resign_threshold)` runs until `target` games have
 finished (at most `capacity`, a static bound that shapes the output) and returns the
 slots as they stand, mid-game, to be passed to the next call: the games in flight
-carry over.
+carry over. It hands out exactly `target` games: when more end at the last ply, the
+extra ones stay in their slots, held, and the next call hands them out first, before
+it searches anything, so no finished game is thrown away between calls.
 
 Resignation (minigo, lc0), when `resign_consecutive` is given: a player whose root
 value stays below `resign_threshold` (traced: the stage adapts it) for that many of
@@ -38,29 +40,32 @@ from zeroloop.search.selfplay import SelfplayBatch, empty_records, make_ply_fn, 
 class Slots(NamedTuple):
     """B games in flight and their records so far (T = N*N+1 plies, A = N*N+1 actions).
 
-    states:  HexState [B]        the position of each slot's game (never terminal between calls).
-    records: SelfplayBatch [B]   each slot's game so far (length and winner unset; resign_free set).
+    states:  HexState [B]        the position of each slot's game (terminal only where held).
+    records: SelfplayBatch [B]   each slot's game so far (length and winner set once it ends).
     low:     int32 [B, 2]        each player's own moves in a row with root value below the threshold.
+    held:    bool [B]            the game ended at the last ply of a call that already had its
+                                 target: the next call hands it out before searching.
     """
 
     states: HexState
     records: SelfplayBatch
     low: jax.Array
+    held: jax.Array
 
 
 class Stats(NamedTuple):
     """What one `play` call searched (int32 scalars).
 
     plies: loop iterations (each searches all B slots); searched_rows = plies * B.
-    finished: games that ended (may exceed `target` when several end at the last ply;
-    games beyond `capacity` are not returned).
+    finished: games handed out (games held over from the last call count here, and never
+    more than `target`).
     terminal_searched: slot-plies whose state was terminal when searched (always 0).
     """
 
     plies: jax.Array
     finished: jax.Array
     terminal_searched: jax.Array
-    resigned: jax.Array
+    resigned: jax.Array  # of the games handed out
 
 
 class ContinuousSelfplay(NamedTuple):
@@ -103,7 +108,36 @@ def make_continuous_selfplay(
         records = empty_records(b, max_plies, a)
         if resigning:
             records = records._replace(resign_free=jax.random.uniform(rng_key, (b,)) < resign_free_share)
-        return Slots(states=fresh_states(), records=records, low=jnp.zeros((b, 2), jnp.int32))
+        low = jnp.zeros((b, 2), jnp.int32)
+        return Slots(states=fresh_states(), records=records, low=low, held=jnp.zeros((b,), bool))
+
+    def hand_out(
+        slots: Slots,
+        out: SelfplayBatch,
+        finished: jax.Array,
+        done: jax.Array,
+        target: jax.Array,
+        key: jax.Array,
+    ) -> tuple[Slots, SelfplayBatch, jax.Array]:
+        """Move the `done` [B] games to the next free output rows, up to `target` in all.
+
+        Those handed out restart with a new game at once, before the next search; the
+        rest stay in their slots, held for the next call. Returns (slots, out, finished).
+        """
+        rank = jnp.cumsum(done)
+        now = done & (finished + rank <= target)
+        # In slot order; the rest scatter out of bounds and are dropped from this output.
+        dest = jnp.where(now, finished + rank - 1, capacity)
+        out = jax.tree.map(lambda o, r: o.at[dest].set(r, mode="drop"), out, slots.records)
+        fresh = init(key)
+        restart = lambda new, old: jnp.where(now.reshape((b,) + (1,) * (old.ndim - 1)), new, old)  # noqa: E731
+        slots = Slots(
+            states=jax.tree.map(restart, fresh.states, slots.states),
+            records=jax.tree.map(restart, fresh.records, slots.records),
+            low=restart(fresh.low, slots.low),
+            held=done & ~now,
+        )
+        return slots, out, finished + now.sum(dtype=jnp.int32)
 
     def play(
         params: Any, slots_in: Slots, rng_key: jax.Array, target: jax.Array, threshold: jax.Array
@@ -119,8 +153,10 @@ def make_continuous_selfplay(
         def body(carry: tuple[Slots, SelfplayBatch, jax.Array, Stats]):
             slots, out, key, stats = carry
             key, ply_key, fresh_key = jax.random.split(key, 3)
-            states, rec, low = slots
-            terminal = jax.vmap(env.is_terminal)(states)
+            states, rec, low, held = slots
+            # Held slots exist only when the loop is about to stop; counted here so a test
+            # would see one searched.
+            terminal = jax.vmap(env.is_terminal)(states) | held
             step = ply(params, ply_key, states)
             mover = states.to_play.astype(jnp.int32)
             if resigning:
@@ -142,30 +178,26 @@ def make_continuous_selfplay(
             )
             done = jax.vmap(env.is_terminal)(states) | resign
             winner = jnp.where(resign, 1 - mover, states.winner).astype(jnp.int8)
-            # Finished games go to the next free output rows, in slot order; the rest
-            # (and any past capacity) scatter out of bounds and are dropped.
-            dest = jnp.where(done, stats.finished + jnp.cumsum(done) - 1, capacity)
             rec = rec._replace(length=states.ply.astype(jnp.int32), winner=winner, resigned=resign)
-            out = jax.tree.map(lambda o, r: o.at[dest].set(r, mode="drop"), out, rec)
-            # A finished slot starts a new game now, before the next search.
-            fresh = init(fresh_key)
-            restart = lambda new, old: jnp.where(done.reshape((b,) + (1,) * (old.ndim - 1)), new, old)  # noqa: E731
-            slots = Slots(
-                states=jax.tree.map(restart, fresh.states, states),
-                records=jax.tree.map(restart, fresh.records, rec),
-                low=restart(fresh.low, low),
-            )
+            slots = Slots(states, rec, low, held)
+            slots, out, finished = hand_out(slots, out, stats.finished, done, target, fresh_key)
             stats = Stats(
                 plies=stats.plies + 1,
-                finished=stats.finished + done.sum(dtype=jnp.int32),
+                finished=finished,
                 terminal_searched=stats.terminal_searched + terminal.sum(dtype=jnp.int32),
-                resigned=stats.resigned + resign.sum(dtype=jnp.int32),
+                resigned=stats.resigned,
             )
             return slots, out, key, stats
 
-        slots_out, out, _, stats = jax.lax.while_loop(
-            cond, body, (slots_in, out, rng_key, Stats(zero, zero, zero, zero))
+        # Games held over from the last call go out first, before any search.
+        slots_in, out, finished = hand_out(
+            slots_in, out, zero, slots_in.held, target, jax.random.fold_in(rng_key, 0x4E1D)
         )
-        return slots_out, out, stats
+        slots_out, out, _, stats = jax.lax.while_loop(
+            cond, body, (slots_in, out, rng_key, Stats(zero, finished, zero, zero))
+        )
+        # Counted on the games handed out, so a held resignation counts in the call that writes it.
+        resigned = (out.resigned & (out.winner >= 0)).sum(dtype=jnp.int32)
+        return slots_out, out, stats._replace(resigned=resigned)
 
     return ContinuousSelfplay(init=init, play=play)
