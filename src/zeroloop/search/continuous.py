@@ -126,7 +126,7 @@ def make_continuous_selfplay(
         """
         rank = jnp.cumsum(done)
         now = done & (finished + rank <= target)
-        # In slot order; the rest scatter out of bounds and are dropped from this output.
+        # In slot order; the others scatter out of bounds, so only their slots keep them.
         dest = jnp.where(now, finished + rank - 1, capacity)
         out = jax.tree.map(lambda o, r: o.at[dest].set(r, mode="drop"), out, slots.records)
         fresh = init(key)
@@ -181,11 +181,10 @@ def make_continuous_selfplay(
             rec = rec._replace(length=states.ply.astype(jnp.int32), winner=winner, resigned=resign)
             slots = Slots(states, rec, low, held)
             slots, out, finished = hand_out(slots, out, stats.finished, done, target, fresh_key)
-            stats = Stats(
+            stats = stats._replace(
                 plies=stats.plies + 1,
                 finished=finished,
                 terminal_searched=stats.terminal_searched + terminal.sum(dtype=jnp.int32),
-                resigned=stats.resigned,
             )
             return slots, out, key, stats
 
