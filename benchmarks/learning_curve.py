@@ -321,6 +321,7 @@ def reproduce_command(args: argparse.Namespace, last_generation: int | None) -> 
     parts += [f"--set {o}" for o in args.overrides]
     generations = args.generations or last_generation
     parts += [f"--run-dir {args.run_dir}"] + ([f"--generations {generations}"] if generations else [])
+    parts += [f"--loop-minutes {args.loop_minutes:g}"] if args.loop_minutes is not None else []
     parts += [f"--budgets {' '.join(map(str, args.budgets))}", f"--games {args.games}"]
     parts += [f"--every {args.every}"] if args.every != 1 else []
     parts += [f"--sims {args.sims}"] if args.sims else []

@@ -68,3 +68,11 @@ def test_reproduce_command_reruns_a_skip_loop_measurement_in_one_go() -> None:
     for part in ("--set game.board_size=7", "--generations 44", "--every 10", "--sims 400", "--workers 2",
                  "--goal 0.9", "--hold 0.85"):  # fmt: skip
         assert part in flat
+
+
+def test_reproduce_command_keeps_the_loops_time_limit() -> None:
+    # A curve stopped by --loop-minutes is rerun the same way, not for the --generations ceiling.
+    argv = ["--run-dir", "runs/c", "--generations", "400", "--loop-minutes", "120", "--budgets", "1000"]
+    cmd = lc.reproduce_command(lc.parse_args(argv), last_generation=None)
+    flat = " ".join(part.strip(" \\") for part in cmd.splitlines())
+    assert "--generations 400 --loop-minutes 120" in flat
