@@ -128,6 +128,8 @@ def run_arm(args: argparse.Namespace, arm: str) -> dict[str, Any]:
     from zeroloop.data.atomic import write_json_atomic
 
     label, extra = ARMS[arm]
+    if arm == "base" and list(args.base_set) != BASE_SET:
+        label = "the preset with --base-set"  # e.g. a PUCT base for the PUCT-only levers
     run_dir = REPO / args.run_root / arm
     out = run_dir / "benchmark" / "ablation-arm.json"
     if out.exists():

@@ -111,3 +111,15 @@ def test_table_names_every_arm_and_the_command(tmp_path: Path) -> None:
     text = ab.markdown(args, [row])
     assert "--arms gumbel" in text and "`mcts.mode=gumbel`" in text and "75.0%" in text
     assert "7x7" in text
+
+
+def test_a_base_with_its_own_shared_settings_is_not_called_the_presets_defaults(tmp_path: Path) -> None:
+    for arm in ("base", "forced"):
+        _arm_dir(tmp_path, arm, {1: 5.0}, {1: _summary(10, 100, 1.0, 100, 1.0, 0.5)})
+    puct = ["--base-set", *ab.BASE_SET, "mcts.mode=puct"]
+    args = ab.parse_args(["--run-root", str(tmp_path), *puct])
+    assert ab.run_arm(args, "base")["label"] == "the preset with --base-set"
+    assert ab.run_arm(args, "forced")["label"] == ab.ARMS["forced"][0]
+    plain = ab.parse_args(["--run-root", str(tmp_path / "plain")])
+    _arm_dir(tmp_path / "plain", "base", {1: 5.0}, {1: _summary(10, 100, 1.0, 100, 1.0, 0.5)})
+    assert ab.run_arm(plain, "base")["label"] == ab.ARMS["base"][0]
