@@ -17,6 +17,10 @@ so an interrupted ablation resumes; a directory with a finished loop
 (`benchmark/loop.json`, e.g. a longer learning curve of the same settings linked in as
 the base arm) is measured at the budget without running the loop again. The table
 (docs/ablation-7x7.md, .json, .png) is rewritten from every finished arm each time.
+
+Every arm's config is checked before the first loop starts, so an arm the preset refuses
+(forced, fpu and dirichlet-total are PUCT options: add `mcts.mode=puct` to --base-set)
+stops the ablation at once, naming the key, not after the arms before it have run.
 """
 
 from __future__ import annotations
@@ -67,6 +71,8 @@ ARMS: dict[str, tuple[str, list[str]]] = {
         "train.steps every generation, not tied to the new data",
         ["data.window.samples_per_new_position=null"],
     ),
+    # PUCT-only levers: the presets search with Gumbel, so these need a PUCT base
+    # (--base-set ... mcts.mode=puct); against a Gumbel base the config is refused.
     "dirichlet-total": ("Dirichlet alpha = 10.83 / legal moves", ["mcts.dirichlet_total=10.83"]),
     "forced": ("forced playouts k=2", ["mcts.forced_playouts=2"]),
     "fpu": ("FPU reduction 0.2", ["mcts.unvisited_mode=reduction", "mcts.unvisited_value=-0.2"]),
@@ -163,6 +169,19 @@ def run_arm(args: argparse.Namespace, arm: str) -> dict[str, Any]:
     return result
 
 
+def arm_config_errors(args: argparse.Namespace) -> list[str]:
+    """One line per arm of `args.arms` whose preset + shared + own overrides is not a valid config."""
+    from zeroloop.config import ConfigError, load_config
+
+    errors = []
+    for arm in args.arms:
+        try:
+            load_config(args.config, list(args.base_set) + ARMS[arm][1])
+        except ConfigError as e:
+            errors.append(f"arm {arm}: {e}")
+    return errors
+
+
 # ---- the table -----------------------------------------------------------------------
 
 
@@ -252,6 +271,9 @@ def main(argv: list[str] | None = None) -> None:
     unknown = [a for a in args.arms if a not in ARMS]
     if unknown:
         sys.exit(f"unknown arm(s) {', '.join(unknown)}; --list shows them")
+    refused = arm_config_errors(args)
+    if refused:
+        sys.exit("\n".join(refused))
     os.chdir(REPO)
     for arm in args.arms:
         r = run_arm(args, arm)

@@ -123,3 +123,16 @@ def test_a_base_with_its_own_shared_settings_is_not_called_the_presets_defaults(
     plain = ab.parse_args(["--run-root", str(tmp_path / "plain")])
     _arm_dir(tmp_path / "plain", "base", {1: 5.0}, {1: _summary(10, 100, 1.0, 100, 1.0, 0.5)})
     assert ab.run_arm(plain, "base")["label"] == ab.ARMS["base"][0]
+
+
+def test_an_arm_the_preset_refuses_is_named_before_any_loop_runs(tmp_path: Path) -> None:
+    gumbel = ab.parse_args(["--run-root", str(tmp_path), "--arms", "base", "forced", "fpu"])
+    errors = ab.arm_config_errors(gumbel)
+    assert [e.split(":")[0] for e in errors] == ["arm forced", "arm fpu"]
+    assert "mcts.forced_playouts" in errors[0] and "mcts.unvisited_mode" in errors[1]
+    with pytest.raises(SystemExit, match="arm forced"):
+        ab.main(["--run-root", str(tmp_path), "--arms", "base", "forced"])
+    assert not (tmp_path / "base").exists()  # nothing ran
+    puct = ["--base-set", *ab.BASE_SET, "mcts.mode=puct"]
+    puct_arms = ab.parse_args(["--arms", "base", "forced", "fpu", "dirichlet-total", *puct])
+    assert ab.arm_config_errors(puct_arms) == []

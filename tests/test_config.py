@@ -65,3 +65,14 @@ def test_config_reference_doc_is_current() -> None:
     assert doc.read_text() == render_reference(), (
         "docs/config.md is stale: run `zeroloop config reference > docs/config.md`"
     )
+
+
+def test_puct_only_search_options_are_refused_under_gumbel() -> None:
+    """Gumbel search has no Dirichlet noise, forced playouts or first-play value: setting them
+    with mcts.mode=gumbel is an error naming the keys, not a silent no-op."""
+    with pytest.raises(ValueError, match=r"mcts\.forced_playouts, mcts\.unvisited_mode: PUCT search only"):
+        load_config(None, ["mcts.mode=gumbel", "mcts.forced_playouts=2", "mcts.unvisited_mode=reduction"])
+    with pytest.raises(ValueError, match=r"mcts\.dirichlet_total"):
+        load_config("quick", ["mcts.dirichlet_total=10.83"])
+    puct = load_config("quick", ["mcts.mode=puct", "mcts.forced_playouts=2", "mcts.dirichlet_total=10.83"])
+    assert puct.mcts.forced_playouts == 2 and puct.mcts.dirichlet_total == 10.83

@@ -57,7 +57,8 @@ class MctsConfig(Section):
         gt=0,
         description="Total Dirichlet concentration: when set, each root's alpha is dirichlet_total / "
         "its number of legal moves (KataGo: 0.03 x 361 = 10.83), so the noise is as spread on a "
-        "nearly full board as on an empty one; dirichlet_alpha is then ignored. None = fixed alpha.",
+        "nearly full board as on an empty one; dirichlet_alpha is then ignored. None = fixed alpha. "
+        "PUCT only: an error with mode 'gumbel'.",
     )
     noise_weight: Schedule = Field(
         default_factory=lambda: [(0.0, 0.25), (0.5, 0.1), (0.8, 0.0)],
@@ -76,7 +77,8 @@ class MctsConfig(Section):
         description="'absolute': unvisited children are worth unvisited_value; 'parent': the parent's "
         "current value plus unvisited_value (first-play urgency relative to the parent, e.g. -0.2); "
         "'reduction': the parent's value plus unvisited_value x sqrt(prior mass of the children "
-        "already visited) (KataGo's and lc0's FPU reduction, e.g. -0.2).",
+        "already visited) (KataGo's and lc0's FPU reduction, e.g. -0.2). PUCT only: 'parent' or "
+        "'reduction' is an error with mode 'gumbel', whose completed Q fills unvisited children.",
     )
     forced_playouts: float | None = Field(
         None,
@@ -84,7 +86,8 @@ class MctsConfig(Section):
         description="KataGo's forced playouts with policy-target pruning: k in n_forced = "
         "sqrt(k * P * N) (KataGo: 2). Root children below n_forced visits are searched first; the "
         "policy (target and move choice) drops the forced visits that did not make the child look "
-        "better. PUCT only, and only where root noise is on (self-play's full searches). None = off.",
+        "better. PUCT only (an error with mode 'gumbel'), and only where root noise is on (self-play's "
+        "full searches). None = off.",
     )
     temperature: Schedule = Field(
         default_factory=lambda: [(0.0, 1.0), (0.2, 0.8), (0.4, 0.5), (0.6, 0.2), (0.8, 0.1)],
@@ -125,4 +128,18 @@ class MctsConfig(Section):
             raise ValueError("mcts.noise_weight: weights must lie in [0, 1]")
         if any(v < 0 for _, v in self.temperature):
             raise ValueError("mcts.temperature: temperatures must be >= 0")
+        if self.mode == "gumbel":
+            # mctx's Gumbel search has no Dirichlet noise, forced playouts or first-play value
+            # (completed Q fills unvisited children), so these would be silently ignored.
+            puct_only = {
+                "mcts.forced_playouts": self.forced_playouts is not None,
+                "mcts.dirichlet_total": self.dirichlet_total is not None,
+                "mcts.unvisited_mode": self.unvisited_mode != "absolute",
+            }
+            named = [key for key, is_set in puct_only.items() if is_set]
+            if named:
+                raise ValueError(
+                    f"{', '.join(named)}: PUCT search only, but mcts.mode is 'gumbel'; "
+                    "set mcts.mode=puct or leave them at their defaults"
+                )
         return self
