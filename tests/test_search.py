@@ -271,6 +271,17 @@ def test_forced_playouts_and_policy_target_pruning() -> None:
     assert plain[1][0, 5] < 0.95
 
 
+def test_forced_playouts_leave_unvisited_children_to_puct() -> None:
+    """Only children already visited are forced: with few simulations the search still goes
+    where PUCT sends it, instead of giving every legal move one visit in turn."""
+    n = 12  # at N < 12 every other cell's n_forced is below 1, so only unvisited ones could be short
+    weight = jnp.full((1,), 1e-6)
+    plain = _search_4x4(SearchParams.from_config(MctsConfig(num_simulations=n)), weight)
+    forced = _search_4x4(SearchParams.from_config(MctsConfig(num_simulations=n, forced_playouts=2.0)), weight)
+    np.testing.assert_array_equal(forced[2][0], plain[2][0])  # nothing was owed a visit
+    assert forced[2][0, 5] > n // 2 and (forced[2][0] > 0).sum() < n
+
+
 def test_forced_playouts_only_where_the_root_has_noise() -> None:
     """Rows without root noise (cheap searches, the arena) search exactly as without the option."""
     weight = jnp.array([0.25, 0.0])

@@ -1,12 +1,15 @@
 """KataGo's forced playouts and policy-target pruning at the PUCT root (Wu 2019, section 3.1).
 
-Forced playouts: a root child c that has had fewer than
+Forced playouts: a root child c that has been visited, but fewer than
 
     n_forced(c) = sqrt(k * P(c) * N)      (N = the root's child visits so far, k = 2)
 
-visits is chosen before any other (among several such children, the one PUCT likes
-most), so every move the noised prior gives some weight gets a few visits, even when
-PUCT alone would never look at it again.
+times, is chosen before any other (among several such children, the one PUCT likes
+most), so every move the search has tried gets a few visits, even when PUCT alone would
+never look at it again. Children never visited are not forced ("each child of the root
+that has received any playouts", KataGo): n_forced is above 0 for every move with a
+prior, so forcing them too would spend the first visits on every legal move in turn, a
+breadth-first root that at 32 simulations and 49 moves is no search at all.
 
 Policy-target pruning: those visits say "the search was told to look", not "the search
 liked it", so before the visits become a training target each child c other than the
@@ -62,7 +65,7 @@ def forced_root_selection(
     pb_c_init: float,
     pb_c_base: float,
 ) -> jax.Array:
-    """mctx root action selection: PUCT, except that children short of n_forced go first.
+    """mctx root action selection: PUCT, except that visited children short of n_forced go first.
 
     Forcing applies where `tree.extra_data` (bool [], this row) is True. tree: unbatched.
     Returns int32 [] the action.
@@ -72,7 +75,7 @@ def forced_root_selection(
     # mctx's tie-break, so that without forcing this picks what muzero_action_selection picks.
     score = q + explore / (visits + 1) + 1e-7 * jax.random.uniform(rng_key, (tree.num_actions,))
     valid = tree.root_invalid_actions == 0
-    short = valid & tree.extra_data & (visits < forced_playouts(prior, visits, k))
+    short = valid & tree.extra_data & (visits > 0) & (visits < forced_playouts(prior, visits, k))
     plain = jnp.argmax(jnp.where(valid, score, -jnp.inf))
     forced = jnp.argmax(jnp.where(short, score, -jnp.inf))
     return jnp.where(short.any(), forced, plain).astype(jnp.int32)
