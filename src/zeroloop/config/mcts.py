@@ -84,7 +84,7 @@ class MctsConfig(Section):
         None,
         gt=0,
         description="KataGo's forced playouts with policy-target pruning: k in n_forced = "
-        "sqrt(k * P * N) (KataGo: 2). Root children below n_forced visits are searched first; the "
+        "sqrt(k * P * N) (KataGo: 2). Root children visited but below n_forced are searched first; the "
         "policy (target and move choice) drops the forced visits that did not make the child look "
         "better. PUCT only (an error with mode 'gumbel'), and only where root noise is on (self-play's "
         "full searches). None = off.",
