@@ -18,6 +18,10 @@ so an interrupted ablation resumes; a directory with a finished loop
 the base arm) is measured at the budget without running the loop again. The table
 (docs/ablation-7x7.md, .json, .png) is rewritten from every finished arm each time.
 
+`--seed N` gives every arm the loop seeds N (self-play, weights, data, loader and shuffle;
+the measurement's openings stay the same), for a second sample of the same arms: the
+seed-to-seed spread at 7x7 is as wide as the arms' differences (docs/learning-efficiency.md).
+
 Every arm's config is checked before the first loop starts, so an arm the preset refuses
 (forced, fpu and dirichlet-total are PUCT options: add `mcts.mode=puct` to --base-set)
 stops the ablation at once, naming the key, not after the arms before it have run.
@@ -50,6 +54,9 @@ BASE_SET = [
     "eval.num_games=16",
     "eval.reference_games=10",
 ]
+
+# The loop's seeds that --seed sets; eval.seed (the measurement's openings) is left alone.
+SEED_KEYS = ["selfplay.seed", "train.seed", "data.seed", "data.loader.seed", "shuffle.seed"]
 
 # arm -> (what it changes against the defaults, overrides)
 ARMS: dict[str, tuple[str, list[str]]] = {
@@ -93,6 +100,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=BASE_SET,
         help="Overrides every arm shares (default: the 7x7 settings above).",
     )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="Loop seeds of every arm (self-play, weights, data, shuffle); 0 = the preset's.",
+    )
     p.add_argument("--minutes", type=float, default=15.0, help="Loop budget of every arm.")
     p.add_argument("--budget", type=int, default=1000, help="OpenSpiel MCTS simulations of the opponent.")
     p.add_argument("--games", type=int, default=40, help="Games of the measurement (even).")
@@ -104,6 +117,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 # ---- one arm -------------------------------------------------------------------------
+
+
+def shared_overrides(args: argparse.Namespace) -> list[str]:
+    """The overrides every arm shares: --base-set, then the loop seeds of --seed (if not 0)."""
+    seeds = [f"{key}={args.seed}" for key in SEED_KEYS] if args.seed else []
+    return list(args.base_set) + seeds
 
 
 def selfplay_figures(run_dir: Path, generations: list[int]) -> dict[str, float | None]:
@@ -141,7 +160,7 @@ def run_arm(args: argparse.Namespace, arm: str) -> dict[str, Any]:
     if out.exists():
         print(f"{arm}: measured already ({out})", flush=True)
         return json.loads(out.read_text())
-    overrides = list(args.base_set) + extra
+    overrides = shared_overrides(args) + extra
     if not (run_dir / "benchmark" / "loop.json").exists():
         run_loop_for(run_dir, args.config, overrides, args.minutes, 10000)
     times = generation_times(run_dir, None)
@@ -176,7 +195,7 @@ def arm_config_errors(args: argparse.Namespace) -> list[str]:
     errors = []
     for arm in args.arms:
         try:
-            load_config(args.config, list(args.base_set) + ARMS[arm][1])
+            load_config(args.config, shared_overrides(args) + ARMS[arm][1])
         except ConfigError as e:
             errors.append(f"arm {arm}: {e}")
     return errors
@@ -198,14 +217,15 @@ def board_size(args: argparse.Namespace) -> int:
 def markdown(args: argparse.Namespace, results: list[dict[str, Any]]) -> str:
     arms = " ".join(r["arm"] for r in results)
     n = board_size(args)
-    shared = " ".join(f"`--set {o}`" for o in args.base_set)
+    shared = " ".join(f"`--set {o}`" for o in shared_overrides(args))
     lines = [
         f"# Ablation, {args.minutes:g}-minute loops at {n}x{n}",
         "",
         "```",
         f"python benchmarks/ablation.py --minutes {args.minutes:g} --budget {args.budget} "
         f"--games {args.games} --sims {args.sims} --run-root {args.run_root} --name {args.name} --arms {arms}"
-        + ("" if list(args.base_set) == BASE_SET else " --base-set " + " ".join(args.base_set)),
+        + ("" if list(args.base_set) == BASE_SET else " --base-set " + " ".join(args.base_set))
+        + (f" --seed {args.seed}" if args.seed else ""),
         "```",
         "",
         f"Every arm: `zeroloop run --config {args.config}` with {shared} "

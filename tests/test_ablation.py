@@ -92,6 +92,7 @@ def test_table_names_every_arm_and_the_command(tmp_path: Path) -> None:
         run_root="runs/a",
         config="quick",
         base_set=ab.BASE_SET,
+        seed=0,
         name="ablation-7x7",
     )
     row = {
@@ -136,3 +137,24 @@ def test_an_arm_the_preset_refuses_is_named_before_any_loop_runs(tmp_path: Path)
     puct = ["--base-set", *ab.BASE_SET, "mcts.mode=puct"]
     puct_arms = ab.parse_args(["--arms", "base", "forced", "fpu", "dirichlet-total", *puct])
     assert ab.arm_config_errors(puct_arms) == []
+
+
+def test_seed_gives_every_arm_the_same_loop_seeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    loops: dict[str, list[str]] = {}
+
+    def fake_loop(run_dir: Path, config: str, overrides: list[str], minutes: float, generations: int) -> None:
+        loops[run_dir.name] = overrides
+        _arm_dir(run_dir.parent, run_dir.name, {1: 5.0}, {1: _summary(10, 100, 1.0, 100, 1.0, 0.5)})
+
+    monkeypatch.setattr(ab, "run_loop_for", fake_loop)
+    args = ab.parse_args(["--run-root", str(tmp_path), "--arms", "base", "swap", "--seed", "3"])
+    assert ab.arm_config_errors(args) == []  # every seed key is a real config key
+    for arm in args.arms:
+        ab.run_arm(args, arm)
+    seeds = [f"{k}=3" for k in ab.SEED_KEYS]
+    assert loops["base"] == [*ab.BASE_SET, *seeds]
+    assert loops["swap"] == [*ab.BASE_SET, *seeds, "game.swap=true"]
+    assert not any(o.startswith("eval.seed") for o in loops["base"])  # same measurement openings
+    assert "--seed 3" in ab.markdown(args, [])
+    plain = ab.parse_args(["--run-root", str(tmp_path / "plain")])
+    assert ab.shared_overrides(plain) == ab.BASE_SET and "--seed" not in ab.markdown(plain, [])
